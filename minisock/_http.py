@@ -1,0 +1,232 @@
+"""One TCP connection speaking HTTP/1.1 through h11, until a WebSocket takes it over.
+
+h11 does the parsing; this module adds what h11 leaves to its user: reading with timeouts,
+bounded bodies, writing a whole response in one ``send_all``, keep-alive between requests,
+and a graceful close that lets the client read our last answer before the socket goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import h11
+import trio
+
+from minisock.request import Request
+
+__all__ = ["BodyTooLargeError", "HttpConnection"]
+
+log = logging.getLogger("minisock.http")
+
+_READ_SIZE = 65536
+_DRAIN_LIMIT = 1 << 20  # bytes of an unread request body we swallow to keep a connection
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+class BodyTooLargeError(Exception):
+    """The request body is over the limit; the caller answers 413."""
+
+
+class _PeerGone(Exception):
+    """The client closed its side or reset the connection."""
+
+
+class HttpConnection:
+    """h11 plus a trio stream. One request at a time; ``detach`` hands the stream over."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        peer: tuple[str, int] | None,
+        max_head_size: int = 16384,
+        head_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+    ) -> None:
+        self.stream = stream
+        self.peer = peer
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_size)
+        self.head_timeout = head_timeout
+        self.body_timeout = body_timeout
+        self.detached = False
+        """Set once a WebSocket owns the stream; this object must not touch it any more."""
+
+    # ------------------------------------------------------------------ reading
+
+    async def _next_event(self, timeout: float) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            with trio.fail_after(timeout):
+                try:
+                    data = await self.stream.receive_some(_READ_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    raise _PeerGone from exc
+            self.h11.receive_data(bytes(data))
+
+    async def next_request(self) -> Request | None:
+        """The next request's head, or ``None`` when the connection is over.
+
+        Malformed heads are answered (400, or h11's hint such as 431) and end the connection.
+        """
+        try:
+            event = await self._next_event(self.head_timeout)
+        except (_PeerGone, trio.TooSlowError):
+            return None
+        except h11.RemoteProtocolError as exc:
+            await self._answer_framing_error(exc.error_status_hint, str(exc))
+            return None
+        if not isinstance(event, h11.Request):
+            return None
+        return Request(
+            method=event.method.decode("ascii", "replace"),
+            target=event.target.decode("ascii", "replace"),
+            headers=list(event.headers),
+            peer=self.peer,
+            http_version=event.http_version.decode("ascii", "replace"),
+        )
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole request body; :class:`BodyTooLargeError` as soon as it passes ``limit``."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                event = await self._next_event(self.body_timeout)
+            except (_PeerGone, trio.TooSlowError) as exc:
+                raise trio.BrokenResourceError("request body not received") from exc
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limit:
+                    raise BodyTooLargeError
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(parts)
+            else:
+                raise trio.BrokenResourceError("connection closed during the request body")
+
+    async def wait_for_peer_close(self) -> None:
+        """Return when the client closes its side (used while a long-poll waits).
+
+        Data that arrives meanwhile (a pipelined request) is kept for h11, and watching stops.
+        """
+        try:
+            data = await self.stream.receive_some(_READ_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        if not data:
+            return
+        self.h11.receive_data(bytes(data))
+        await trio.sleep_forever()
+
+    # ------------------------------------------------------------------ writing
+
+    async def respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        *,
+        content_type: str | None = "text/plain; charset=UTF-8",
+        headers: list[tuple[str, str]] | None = None,
+        close: bool = False,
+    ) -> None:
+        """Send one complete response in a single write."""
+        all_headers: list[tuple[str, str]] = []
+        if content_type is not None:
+            all_headers.append(("Content-Type", content_type))
+        if status not in (204, 304):
+            all_headers.append(("Content-Length", str(len(body))))
+        if headers:
+            all_headers.extend(headers)
+        if close:
+            all_headers.append(("Connection", "close"))
+        out = self.h11.send(
+            h11.Response(status_code=status, headers=all_headers, reason=_reason(status))
+        )
+        if body:
+            out = (out or b"") + (self.h11.send(h11.Data(data=body)) or b"")
+        out = (out or b"") + (self.h11.send(h11.EndOfMessage()) or b"")
+        await self.stream.send_all(out)
+
+    async def respond_json(
+        self,
+        status: int,
+        value: object,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        close: bool = False,
+    ) -> None:
+        body = json.dumps(value, separators=(",", ":")).encode("utf-8")
+        await self.respond(
+            status, body, content_type="application/json", headers=headers, close=close
+        )
+
+    async def accept_upgrade(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """Send ``101 Switching Protocols``; returns bytes the client already sent after it."""
+        out = self.h11.send(h11.InformationalResponse(status_code=101, headers=headers))
+        await self.stream.send_all(out or b"")
+        trailing, _closed = self.h11.trailing_data
+        self.detached = True
+        return bytes(trailing)
+
+    # ------------------------------------------------------------------ cycle
+
+    async def finish_request(self) -> bool:
+        """After a response: whether the connection can carry another request."""
+        h = self.h11
+        if h.their_state is h11.SEND_BODY:
+            try:
+                await self._drain_body()
+            except Exception:
+                return False
+        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+            h.start_next_cycle()
+            return True
+        return False
+
+    async def _drain_body(self) -> None:
+        drained = 0
+        while True:
+            event = await self._next_event(self.body_timeout)
+            if isinstance(event, h11.Data):
+                drained += len(event.data)
+                if drained > _DRAIN_LIMIT:
+                    raise BodyTooLargeError
+            elif isinstance(event, h11.EndOfMessage):
+                return
+            else:
+                raise trio.BrokenResourceError
+
+    async def _answer_framing_error(self, status: int, reason: str) -> None:
+        # RFC 9112 §11.2: after a framing error the stream is desynchronised; answer, then close.
+        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        log.debug("refusing malformed HTTP request: %s", reason)
+        try:
+            await self.respond_json(status, {"code": 3, "message": reason[:200]}, close=True)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
+            pass
+
+    async def aclose(self) -> None:
+        """Close after letting the client read what we sent (avoids a reset eating it)."""
+        stream = self.stream
+        with trio.move_on_after(1.0) as scope:
+            scope.shield = True
+            try:
+                if isinstance(stream, trio.abc.HalfCloseableStream):
+                    await stream.send_eof()
+                    while await stream.receive_some(_READ_SIZE):
+                        pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                pass
+        await trio.aclose_forcefully(stream)

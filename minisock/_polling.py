@@ -1,0 +1,184 @@
+"""HTTP long-polling: the handshake GET, the waiting GET, the POST, and plain routes.
+
+Each function answers exactly one request, and every path through it answers: a refused
+request is never left hanging (the reference once forgot, CVE-2026-59725).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from minisock._http import BodyTooLargeError, HttpConnection
+from minisock.errors import EngineProtocolError
+from minisock.proto.eio import RECORD_SEPARATOR, decode_packet, encode_payload
+from minisock.proto.eio_session import CloseReason, PollOverlapError, Transport
+from minisock.proto.route import ErrorCode, Reject
+from minisock.request import Request, Response
+
+if TYPE_CHECKING:
+    from minisock.engine import EngineServer, RouteHandler
+    from minisock.engine_socket import EngineSocket
+
+__all__ = ["answer_preflight", "serve_get", "serve_handshake", "serve_post", "serve_route"]
+
+log = logging.getLogger("minisock.polling")
+
+_TEXT = "text/plain; charset=UTF-8"
+
+
+async def serve_handshake(server: EngineServer, http: HttpConnection, request: Request) -> None:
+    """Open a polling session: the answer is the open packet alone, as in the reference."""
+    sock = server.create_session(request, Transport.POLLING)
+    body = encode_payload(sock.state.take_outbox())
+    headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid)
+    await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+    await server.call_connect(sock)
+
+
+async def serve_get(
+    server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
+) -> None:
+    """Hold the GET until there is something to send, then send all of it in one body."""
+    state = sock.state
+    try:
+        state.poll_begin()
+    except PollOverlapError as exc:
+        server.refresh(sock)
+        await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, str(exc)))
+        return
+    server.transport_started()
+    try:
+        body = state.poll_take()
+        if body is None:
+            body = await _wait_for_body(http, sock)
+        server.refresh(sock)
+        if body is None:
+            raise trio.BrokenResourceError("client abandoned its poll")
+        await http.respond(
+            200, body.encode("utf-8"), content_type=_TEXT, headers=server.cors_headers(request)
+        )
+    finally:
+        server.transport_finished()
+
+
+async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> str | None:
+    """Wait for the session to have something to say, or for the client to go away.
+
+    Watching the socket matters: a GET the client abandoned must not take the next message
+    with it. If the client leaves, the poll is abandoned and the session closes visibly.
+    """
+    state = sock.state
+    body: str | None = None
+    async with trio.open_nursery() as nursery:
+
+        async def watch() -> None:
+            await http.wait_for_peer_close()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch)
+        while (body := state.poll_take()) is None:
+            await sock.wait_changed()
+        nursery.cancel_scope.cancel()
+    if body is None:
+        state.poll_abandon()
+    return body
+
+
+async def serve_post(
+    server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
+) -> None:
+    """Decode a payload and hand each message to the application, in order; answer ``ok``."""
+    state = sock.state
+    limit = server.config.max_payload
+    content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+    if content_type == "application/octet-stream":
+        # v3 sent binary payloads this way; in v4 binary travels as base64 text.
+        state.fail(CloseReason.TRANSPORT_ERROR)
+        server.refresh(sock)
+        reject = Reject(400, ErrorCode.BAD_REQUEST, "Binary POST bodies are not used in EIO=4")
+        await server.reject(http, request, reject)
+        return
+    declared = request.header("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        await http.respond_json(
+            413, {"code": 3, "message": f"Payload over maxPayload ({limit} bytes)"}, close=True
+        )
+        return
+    try:
+        state.post_begin()
+    except PollOverlapError as exc:
+        server.refresh(sock)
+        await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, str(exc)))
+        return
+    try:
+        try:
+            body = await http.read_body(limit)
+        except BodyTooLargeError:
+            message = f"Payload over maxPayload ({limit} bytes)"
+            await http.respond_json(413, {"code": 3, "message": message}, close=True)
+            return
+        error = await _receive_payload(server, sock, body)
+        server.refresh(sock)
+        if error is not None:
+            await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, error))
+            return
+        await http.respond(200, b"ok", content_type=_TEXT, headers=server.cors_headers(request))
+    finally:
+        state.post_end()
+
+
+async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes) -> str | None:
+    """Deliver each packet in order; returns an error message if the payload was bad.
+
+    Packets before a bad one are delivered, as the reference does; then the session closes.
+    """
+    state = sock.state
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        state.fail(CloseReason.PARSE_ERROR)
+        return "Payload is not valid UTF-8"
+    for record in text.split(RECORD_SEPARATOR):
+        try:
+            packet = decode_packet(record)
+        except EngineProtocolError as exc:
+            state.fail(CloseReason.PARSE_ERROR)
+            return f"Invalid packet: {exc.message}"
+        data = state.receive(packet, trio.current_time())
+        if data is not None:
+            await server.deliver(sock, data)
+        if not state.is_open:
+            break
+    return None
+
+
+async def serve_route(
+    server: EngineServer, http: HttpConnection, request: Request, route: RouteHandler
+) -> None:
+    """Answer a plain route with its handler's response; its errors become a 500."""
+    try:
+        request.body = await http.read_body(server.config.max_payload)
+    except BodyTooLargeError:
+        await http.respond_json(413, {"code": 413, "message": "Body too large"}, close=True)
+        return
+    try:
+        response = await route(request)
+    except Exception:
+        log.exception("route handler failed")
+        response = Response.json({"code": 500, "message": "Internal server error"}, 500)
+    await http.respond(response.status, response.body, content_type=None, headers=response.headers)
+
+
+async def answer_preflight(server: EngineServer, http: HttpConnection, request: Request) -> None:
+    """Answer a CORS preflight for an allowlisted Origin."""
+    headers = [
+        *server.cors_headers(request),
+        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ]
+    wanted = request.header("access-control-request-headers")
+    if wanted:
+        headers.append(("Access-Control-Allow-Headers", wanted))
+    await http.respond(204, content_type=None, headers=headers)

@@ -1,0 +1,63 @@
+"""One timer task for every session's heartbeat, upgrade and linger deadlines.
+
+A task per session just to sleep would cost memory on every idle connection. Instead each
+session's pure state machine says when it next needs attention (``next_deadline``), and
+this heap wakes up at the earliest one. Entries are never removed early: a stale entry pops,
+finds nothing due, and costs one comparison.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+import trio
+
+__all__ = ["TimerHeap"]
+
+
+class _Scheduled(Protocol):
+    timer_at: float
+
+
+T = TypeVar("T", bound=_Scheduled)
+
+
+class TimerHeap(Generic[T]):
+    """Calls ``fire(item, now)`` at each item's deadline; ``fire`` must not block."""
+
+    def __init__(self, fire: Callable[[T, float], None]) -> None:
+        self._fire = fire
+        self._heap: list[tuple[float, int, T]] = []
+        self._counter = itertools.count()
+        self._sleep: trio.CancelScope | None = None
+
+    def schedule(self, item: T, deadline: float) -> None:
+        """Make sure ``item`` is looked at no later than ``deadline``."""
+        if deadline >= item.timer_at or math.isinf(deadline):
+            return
+        item.timer_at = deadline
+        heapq.heappush(self._heap, (deadline, next(self._counter), item))
+        if self._sleep is not None and deadline < self._sleep.deadline:
+            self._sleep.deadline = deadline
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    async def run(self) -> None:
+        """The timer task: runs until cancelled."""
+        heap = self._heap
+        while True:
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                deadline, _, item = heapq.heappop(heap)
+                if item.timer_at == deadline:
+                    item.timer_at = math.inf
+                self._fire(item, now)
+            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                self._sleep = scope
+                await trio.sleep_forever()
+            self._sleep = None

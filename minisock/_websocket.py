@@ -1,0 +1,309 @@
+"""WebSocket connections for Engine.IO sessions, on a trio stream.
+
+A WebSocket joins a session in one of two roles:
+
+- **transport**: a sid-less WebSocket handshake creates the session on it, or an upgrade
+  completed and the outbox moved here;
+- **probe**: a WebSocket carrying the sid of a polling session, upgrading it. Until the
+  client sends ``5`` it only answers ``2probe``; polling still carries the session.
+
+Each connection has one reader (the connection's own task) and one writer task. The reader
+decodes frames with the pure :class:`~minisock.proto.ws.FrameParser` and hands messages to
+the application inline, so a slow handler stops the reading and TCP pushes back. The writer
+sleeps on the session until the outbox has packets, then sends them all in one write.
+Whoever decides first how the connection ends records the close code; the connection then
+sends that close frame, waits briefly for the client's, and closes TCP.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from minisock._http import HttpConnection
+from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtocolError
+from minisock.proto import ws, ws_handshake
+from minisock.proto.eio import WirePacket, decode_packet
+from minisock.proto.eio_session import CloseReason, Transport, UpgradeOutcome, UpgradeRefusedError
+from minisock.proto.route import ErrorCode
+from minisock.request import Request
+
+if TYPE_CHECKING:
+    from minisock.engine import EngineServer
+    from minisock.engine_socket import EngineSocket
+
+__all__ = ["WebSocket", "abort_probe", "serve_new", "serve_upgrade"]
+
+log = logging.getLogger("minisock.websocket")
+
+_READ_SIZE = 65536
+_CLOSE_WAIT = 1.0
+
+
+class WebSocket:
+    """RFC 6455 on a trio stream: the pure parser for reading, a lock for writing."""
+
+    __slots__ = ("_lock", "close_received", "close_sent", "parser", "stream")
+
+    def __init__(self, stream: trio.abc.Stream, trailing: bytes, *, max_message_size: int) -> None:
+        self.stream = stream
+        self.parser = ws.FrameParser(max_message_size=max_message_size)
+        if trailing:
+            self.parser.receive_data(trailing)
+        self._lock = trio.StrictFIFOLock()
+        self.close_sent = False
+        self.close_received = False
+
+    async def receive(self) -> list[ws.WsEvent] | None:
+        """The next batch of events, or ``None`` at end of stream.
+
+        Raises :class:`WebSocketProtocolError` once no valid event precedes the violation.
+        """
+        parser = self.parser
+        while True:
+            events: list[ws.WsEvent] = []
+            try:
+                while (event := parser.next_event()) is not None:
+                    events.append(event)
+            except WebSocketProtocolError:
+                if not events:
+                    raise
+            if events:
+                return events
+            data = await self.stream.receive_some(_READ_SIZE)
+            if not data:
+                return None
+            parser.receive_data(bytes(data))
+
+    async def send(self, data: bytes) -> None:
+        async with self._lock:
+            await self.stream.send_all(data)
+
+    async def close(self, code: int | None, reason: str = "") -> None:
+        """Send our close frame (once), wait briefly for the client's, then close TCP."""
+        with trio.move_on_after(_CLOSE_WAIT) as scope:
+            scope.shield = True
+            try:
+                if not self.close_sent:
+                    self.close_sent = True
+                    await self.send(ws.encode_close(code, reason))
+                while not self.close_received:
+                    events = await self.receive()
+                    if events is None:
+                        break
+                    self.close_received = any(type(e) is ws.CloseReceived for e in events)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, WebSocketProtocolError):
+                pass
+        await trio.aclose_forcefully(self.stream)
+
+
+class _Binding:
+    """This WebSocket's role in its session, and how the connection should end."""
+
+    __slots__ = ("aborted", "close_code", "close_reason", "decided", "probing")
+
+    def __init__(self, *, probing: bool) -> None:
+        self.probing = probing
+        self.aborted = False
+        self.decided = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def decide(self, code: int | None, reason: str = "") -> None:
+        """Record how the connection ends; the first decision wins."""
+        if not self.decided:
+            self.decided = True
+            self.close_code = code
+            self.close_reason = reason
+
+
+def abort_probe(sock: EngineSocket) -> None:
+    """End an upgrade in progress (the timer calls this when upgradeTimeout passes)."""
+    binding = sock._probe
+    if isinstance(binding, _Binding):
+        binding.aborted = True
+        binding.decide(ws.CloseCode.NORMAL, "upgrade timed out")
+    sock._probe = None
+    sock.wake()
+
+
+def _frame(wire: WirePacket) -> bytes:
+    return ws.encode_text(wire) if isinstance(wire, str) else ws.encode_binary(wire)
+
+
+async def _refuse(http: HttpConnection, exc: HandshakeError) -> None:
+    headers = [("Sec-WebSocket-Version", "13")] if exc.http_status == 426 else []
+    body = {"code": int(ErrorCode.BAD_REQUEST), "message": exc.message}
+    await http.respond_json(exc.http_status, body, headers=headers, close=True)
+
+
+def _validate(request: Request) -> str:
+    """The client's Sec-WebSocket-Key, or :class:`HandshakeError`."""
+    return ws_handshake.validate_upgrade(
+        request.method.encode("ascii"), request.http_version.encode("ascii"), request.headers
+    )
+
+
+async def _switch(
+    server: EngineServer, http: HttpConnection, key: str, eio_sid: str | None
+) -> WebSocket:
+    """Send the 101 and wrap the stream; the HTTP connection no longer owns it."""
+    headers = ws_handshake.response_headers(key)
+    if eio_sid is not None:
+        headers += [(k.encode(), v.encode()) for k, v in server.cookie_headers(eio_sid)]
+    trailing = await http.accept_upgrade(headers)
+    return WebSocket(http.stream, trailing, max_message_size=server.config.max_payload)
+
+
+async def serve_new(server: EngineServer, http: HttpConnection, request: Request) -> bool:
+    """A sid-less WebSocket: create the session on it. Returns True once the stream is ours."""
+    try:
+        key = _validate(request)
+    except HandshakeError as exc:
+        await _refuse(http, exc)
+        return False
+    sock = server.create_session(request, Transport.WEBSOCKET)
+    socket = await _switch(server, http, key, sock.eio_sid)
+    await _run(server, socket, sock, _Binding(probing=False), connect=True)
+    return True
+
+
+async def serve_upgrade(
+    server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
+) -> bool:
+    """A WebSocket with a sid: probe and upgrade a polling session."""
+    try:
+        key = _validate(request)
+    except HandshakeError as exc:
+        await _refuse(http, exc)
+        return False
+    socket = await _switch(server, http, key, None)
+    try:
+        sock.state.upgrade_begin(trio.current_time())
+    except UpgradeRefusedError as exc:
+        # Like the reference: complete the handshake, then close this extra WebSocket.
+        await socket.close(ws.CloseCode.POLICY_VIOLATION, exc.message)
+        return True
+    binding = _Binding(probing=True)
+    sock._probe = binding
+    server.refresh(sock)
+    await _run(server, socket, sock, binding, connect=False)
+    return True
+
+
+async def _run(
+    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding, *, connect: bool
+) -> None:
+    server.transport_started()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_write_loop, socket, sock, binding, nursery.cancel_scope)
+            if connect:
+                await server.call_connect(sock)
+            await _read_loop(server, socket, sock, binding)
+            nursery.cancel_scope.cancel()
+    finally:
+        if not binding.decided:
+            # Cancelled from outside (hard shutdown), or the session just went away.
+            _transport_lost(server, sock, binding, CloseReason.SERVER_SHUTTING_DOWN)
+            binding.decide(ws.CloseCode.GOING_AWAY)
+        await socket.close(binding.close_code, binding.close_reason)
+        server.transport_finished()
+
+
+async def _write_loop(
+    socket: WebSocket, sock: EngineSocket, binding: _Binding, done: trio.CancelScope
+) -> None:
+    state = sock.state
+    while True:
+        if binding.aborted:
+            break
+        if not binding.probing and state.outbox:
+            wires = state.take_outbox()
+            sock.wake()  # senders waiting for room
+            await socket.send(b"".join([_frame(w) for w in wires]))
+            continue
+        if not state.is_open:
+            going_away = state.close_reason == CloseReason.SERVER_SHUTTING_DOWN
+            binding.decide(ws.CloseCode.GOING_AWAY if going_away else ws.CloseCode.NORMAL)
+            break
+        await sock.wait_changed()
+    done.cancel()
+
+
+def _transport_lost(
+    server: EngineServer, sock: EngineSocket, binding: _Binding, reason: str
+) -> None:
+    """This WebSocket is gone: abort the upgrade it was probing, or close its session."""
+    if binding.probing:
+        if sock._probe is binding:
+            sock.state.upgrade_abort()
+            sock._probe = None
+    elif sock.state.is_open:
+        sock.state.fail(reason)
+    server.refresh(sock)
+
+
+async def _read_loop(
+    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
+) -> None:
+    state = sock.state
+    while True:
+        try:
+            events = await socket.receive()
+        except WebSocketProtocolError as exc:
+            binding.decide(exc.close_code, exc.message)
+            _transport_lost(server, sock, binding, CloseReason.TRANSPORT_ERROR)
+            return
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            events = None
+        if events is None:
+            socket.close_sent = True  # nobody is left to read our close frame
+            binding.decide(None, "end of stream")
+            _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
+            return
+        for event in events:
+            kind = type(event)
+            if kind is ws.TextMessage or kind is ws.BinaryMessage:
+                assert isinstance(event, ws.TextMessage | ws.BinaryMessage)
+                try:
+                    packet = decode_packet(event.data)
+                except EngineProtocolError as exc:
+                    binding.decide(ws.CloseCode.PROTOCOL_ERROR, f"parse error: {exc.message}")
+                    if not binding.probing and state.is_open:
+                        state.fail(CloseReason.PARSE_ERROR)
+                    _transport_lost(server, sock, binding, CloseReason.PARSE_ERROR)
+                    return
+                if binding.probing:
+                    outcome, reply = state.upgrade_receive(packet)
+                    if reply is not None:
+                        await socket.send(_frame(reply))
+                    if outcome is UpgradeOutcome.COMPLETED:
+                        binding.probing = False
+                        sock._probe = None
+                    elif outcome is UpgradeOutcome.ABORTED:
+                        binding.decide(ws.CloseCode.NORMAL, "upgrade aborted")
+                        if sock._probe is binding:
+                            sock._probe = None
+                        server.refresh(sock)
+                        return
+                    server.refresh(sock)  # a pending GET may now answer "6"
+                    continue
+                data = state.receive(packet, trio.current_time())
+                if data is not None:
+                    await server.deliver(sock, data)
+                else:
+                    server.refresh(sock)  # a pong reschedules the heartbeat
+                if not state.is_open:
+                    return
+            elif kind is ws.Ping:
+                assert isinstance(event, ws.Ping)
+                await socket.send(ws.encode_pong(event.payload))
+            elif kind is ws.CloseReceived:
+                assert isinstance(event, ws.CloseReceived)
+                socket.close_received = True
+                binding.decide(event.code, "")  # echo the client's code (RFC 6455 §5.5.1)
+                _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
+                return

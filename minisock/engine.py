@@ -1,0 +1,421 @@
+"""The Engine.IO server: the session table, request dispatch, lifecycle and handlers.
+
+What lives where:
+
+- ``proto/route.py`` decides what kind of Engine.IO request arrived (pure);
+- ``_polling.py`` answers long-polling GETs and POSTs;
+- ``_websocket.py`` runs a WebSocket connection for a session (new or upgrading);
+- ``_timers.py`` wakes sessions for heartbeats, upgrade and linger deadlines;
+- this module owns the table of live sessions and ties the pieces together.
+
+Embedding: ``await nursery.start(server.serve, host, port)`` runs the server inside an
+application's own nursery and reports the bound port. ``server.shutdown()`` (or cancelling
+that nursery) closes every session gracefully: WebSockets get close 1001 and pending polls
+are answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, Literal, TypeVar, overload
+
+import trio
+
+from minisock import _polling, _websocket
+from minisock._http import HttpConnection
+from minisock._timers import TimerHeap
+from minisock.engine_socket import EngineSocket
+from minisock.proto import ws_handshake
+from minisock.proto.eio import open_packet
+from minisock.proto.eio_session import (
+    CloseReason,
+    EngineSession,
+    SessionConfig,
+    TimerOutcome,
+    Transport,
+)
+from minisock.proto.route import EngineRequest, ErrorCode, Reject, classify, origin_matches_host
+from minisock.request import Request, Response
+
+__all__ = ["EngineServer"]
+
+log = logging.getLogger("minisock.engine")
+
+ConnectHandler = Callable[[EngineSocket], Awaitable[None]]
+MessageHandler = Callable[[EngineSocket, str | bytes], Awaitable[None]]
+DisconnectHandler = Callable[[EngineSocket, str], Awaitable[None]]
+RouteHandler = Callable[[Request], Awaitable[Response]]
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+async def _ignore(*_args: object) -> None:
+    return None
+
+
+class EngineServer:
+    """An Engine.IO v4 server. Times are in seconds, sizes in bytes."""
+
+    def __init__(
+        self,
+        *,
+        path: str = "/engine.io/",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        close_timeout: float = 30.0,
+        max_payload: int = 1_000_000,
+        max_outbox_packets: int = 1024,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_origins: Sequence[str] | None = None,
+        cors_credentials: bool = False,
+        cookie: str | None = None,
+        cookie_path: str = "/",
+        max_head_size: int = 16384,
+        head_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        shutdown_timeout: float = 2.0,
+    ) -> None:
+        unknown = set(transports) - {"polling", "websocket"}
+        if unknown:
+            raise ValueError(f"unknown transports: {sorted(unknown)}")
+        self.path = path if path.endswith("/") else path + "/"
+        self.config = SessionConfig(
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            close_timeout=close_timeout,
+            max_payload=max_payload,
+            max_outbox_packets=max_outbox_packets,
+        )
+        self.transports = tuple(transports)
+        self.allow_upgrades = allow_upgrades and "websocket" in self.transports
+        self.cors_origins = tuple(cors_origins) if cors_origins is not None else None
+        self.cors_credentials = cors_credentials
+        self.cookie = cookie
+        self.cookie_path = cookie_path
+        self.max_head_size = max_head_size
+        self.head_timeout = head_timeout
+        self.body_timeout = body_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.sessions: dict[str, EngineSocket] = {}
+        """The live sessions, by Engine.IO sid."""
+        self.on_connect: ConnectHandler = _ignore
+        self.on_message: MessageHandler = _ignore
+        self.on_disconnect: DisconnectHandler = _ignore
+        self._routes: dict[tuple[str, str], RouteHandler] = {}
+        self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
+        self._nursery: trio.Nursery | None = None
+        self._stop = trio.Event()
+        self._shutting_down = False
+        self._active_transports = 0
+        self._transports_idle = trio.Event()
+
+    # ------------------------------------------------------------------ handlers
+
+    @overload
+    def on(self, event: Literal["connect"]) -> Callable[[ConnectHandler], ConnectHandler]: ...
+    @overload
+    def on(self, event: Literal["message"]) -> Callable[[MessageHandler], MessageHandler]: ...
+    @overload
+    def on(
+        self, event: Literal["disconnect"]
+    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+    def on(self, event: str) -> Callable[[F], F]:
+        """Register the handler for ``connect``, ``message`` or ``disconnect``."""
+        if event not in ("connect", "message", "disconnect"):
+            raise ValueError(f"unknown event {event!r}")
+
+        def register(handler: F) -> F:
+            setattr(self, f"on_{event}", handler)
+            return handler
+
+        return register
+
+    def route(self, method: str, path: str) -> Callable[[RouteHandler], RouteHandler]:
+        """Serve a plain HTTP route (exact method and path) beside the engine path."""
+
+        def register(handler: RouteHandler) -> RouteHandler:
+            self._routes[(method.upper(), path)] = handler
+            return handler
+
+        return register
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port`` and serve until cancelled or :meth:`shutdown`.
+
+        Reports the bound port through ``task_status`` (so port 0 works in tests).
+        """
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        await self.serve_listeners(listeners, task_status=task_status)
+
+    async def serve_listeners(
+        self,
+        listeners: Sequence[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve on listeners you opened yourself."""
+        port = listeners[0].socket.getsockname()[1] if listeners else 0
+        async with trio.open_nursery() as outer:
+            work_scope = await outer.start(self._run_workers, listeners)
+            task_status.started(port)
+            try:
+                await self._stop.wait()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._graceful_shutdown()
+                work_scope.cancel()
+
+    async def _run_workers(
+        self,
+        listeners: Sequence[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[trio.CancelScope],
+    ) -> None:
+        # Shielded, so that an outside cancellation first runs the graceful shutdown above.
+        with trio.CancelScope(shield=True) as scope:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._timers.run)
+                if listeners:
+                    nursery.start_soon(
+                        partial(
+                            trio.serve_listeners,
+                            self.handle_connection,
+                            list(listeners),
+                            handler_nursery=nursery,
+                        )
+                    )
+                task_status.started(scope)
+
+    def shutdown(self) -> None:
+        """Close every session gracefully and stop serving."""
+        self._stop.set()
+
+    async def _graceful_shutdown(self) -> None:
+        self._shutting_down = True
+        now = trio.current_time()
+        for sock in list(self.sessions.values()):
+            sock.state.close(CloseReason.SERVER_SHUTTING_DOWN, now, linger=False)
+            self.refresh(sock)
+        with trio.move_on_after(self.shutdown_timeout):
+            while self._active_transports:
+                self._transports_idle = trio.Event()
+                await self._transports_idle.wait()
+            await trio.sleep(0)  # let disconnect handlers start
+
+    # ------------------------------------------------------------------ sessions
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run ``fn(*args)`` in the server's nursery (disconnect handlers, for instance)."""
+        if self._nursery is None:
+            raise RuntimeError("the server is not running")
+        self._nursery.start_soon(fn, *args)
+
+    def close_session(self, sock: EngineSocket, reason: str) -> None:
+        """Close ``sock`` on our side; queued messages are still delivered."""
+        if sock.state.close(reason, trio.current_time()):
+            self.refresh(sock)
+
+    def refresh(self, sock: EngineSocket) -> None:
+        """Call after anything that may change a session: wakes waiters, reschedules its timer,
+        and reports and forgets a closed session."""
+        state = sock.state
+        sock.wake()
+        if state.is_open:
+            self._timers.schedule(sock, state.next_deadline())
+            return
+        if not sock._reported_closed:
+            sock._reported_closed = True
+            log.debug("session closed: %s", state.close_reason)
+            self.spawn(self._call_disconnect, sock, state.close_reason or "")
+        if state.lingering:
+            self._timers.schedule(sock, state.next_deadline())
+        else:
+            self.sessions.pop(state.eio_sid, None)
+
+    def _on_timer(self, sock: EngineSocket, now: float) -> None:
+        state = sock.state
+        while (outcome := state.on_timer(now)) is not TimerOutcome.NOTHING:
+            if outcome is TimerOutcome.UPGRADE_EXPIRED:
+                _websocket.abort_probe(sock)
+        self.refresh(sock)
+
+    def transport_started(self) -> None:
+        self._active_transports += 1
+
+    def transport_finished(self) -> None:
+        self._active_transports -= 1
+        if not self._active_transports:
+            self._transports_idle.set()
+
+    def create_session(self, request: Request, transport: Transport) -> EngineSocket:
+        """Register a new session and queue its open packet."""
+        eio_sid = secrets.token_urlsafe(16)  # 128 random bits: the sid is a bearer credential
+        now = trio.current_time()
+        state = EngineSession(eio_sid, transport, self.config, now)
+        upgrades = ["websocket"] if transport is Transport.POLLING and self.allow_upgrades else []
+        state.send(
+            open_packet(
+                eio_sid,
+                upgrades=upgrades,
+                ping_interval_ms=round(self.config.ping_interval * 1000),
+                ping_timeout_ms=round(self.config.ping_timeout * 1000),
+                max_payload=self.config.max_payload,
+            )
+        )
+        sock = EngineSocket(self, state, request)
+        self.sessions[eio_sid] = sock
+        self.refresh(sock)
+        return sock
+
+    async def deliver(self, sock: EngineSocket, data: str | bytes) -> None:
+        """Hand one message to the application; its errors stay with this session."""
+        try:
+            await self.on_message(sock, data)
+        except Exception:
+            log.exception("message handler failed")
+
+    async def call_connect(self, sock: EngineSocket) -> None:
+        try:
+            await self.on_connect(sock)
+        except Exception:
+            log.exception("connect handler failed; closing the session")
+            self.close_session(sock, CloseReason.FORCED_CLOSE)
+
+    async def _call_disconnect(self, sock: EngineSocket, reason: str) -> None:
+        try:
+            await self.on_disconnect(sock, reason)
+        except Exception:
+            log.exception("disconnect handler failed")
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def handle_connection(self, stream: trio.abc.Stream) -> None:
+        """Serve one accepted connection: HTTP requests, maybe then a WebSocket."""
+        peer: tuple[str, int] | None = None
+        if isinstance(stream, trio.SocketStream):
+            try:
+                name = stream.socket.getpeername()
+                peer = (str(name[0]), int(name[1]))
+            except OSError:
+                peer = None
+        http = HttpConnection(
+            stream,
+            peer=peer,
+            max_head_size=self.max_head_size,
+            head_timeout=self.head_timeout,
+            body_timeout=self.body_timeout,
+        )
+        try:
+            while True:
+                request = await http.next_request()
+                if request is None:
+                    break
+                if await self._dispatch(http, request):
+                    return  # a WebSocket took the stream over and closed it
+                if not await http.finish_request():
+                    break
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            if not http.detached:
+                await http.aclose()
+
+    async def _dispatch(self, http: HttpConnection, request: Request) -> bool:
+        """Answer one request; returns ``True`` when a WebSocket took over the stream."""
+        if request.path in (self.path, self.path[:-1]):
+            return await self._dispatch_engine(http, request)
+        route = self._routes.get((request.method, request.path))
+        if route is None:
+            await http.respond_json(404, {"code": 404, "message": "Not found"})
+            return False
+        await _polling.serve_route(self, http, request, route)
+        return False
+
+    def cors_headers(self, request: Request) -> list[tuple[str, str]]:
+        """CORS headers for an allowlisted Origin; none at all unless configured."""
+        origin = request.header("origin")
+        if origin is None or not self.cors_origins:
+            return []
+        if origin not in self.cors_origins and "*" not in self.cors_origins:
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self.cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    def origin_allowed(self, request: Request) -> bool:
+        """No Origin (not a browser), the same host, or an allowlisted Origin."""
+        origin = request.header("origin")
+        if origin is None:
+            return True
+        if self.cors_origins and (origin in self.cors_origins or "*" in self.cors_origins):
+            return True
+        return origin_matches_host(origin, request.header("host"))
+
+    async def reject(self, http: HttpConnection, request: Request, reject: Reject) -> None:
+        body = {"code": int(reject.code), "message": reject.message}
+        await http.respond_json(reject.status, body, headers=self.cors_headers(request))
+
+    async def _dispatch_engine(self, http: HttpConnection, request: Request) -> bool:
+        if request.method == "OPTIONS" and self.cors_headers(request):
+            await _polling.answer_preflight(self, http, request)
+            return False
+        if not self.origin_allowed(request):
+            await self.reject(http, request, Reject(403, ErrorCode.FORBIDDEN, "Origin not allowed"))
+            return False
+        is_upgrade = ws_handshake.is_upgrade_request(request.headers)
+        verdict = classify(
+            request.method, request.query, is_upgrade=is_upgrade, transports=self.transports
+        )
+        if isinstance(verdict, Reject):
+            await self.reject(http, request, verdict)
+            return False
+        if self._shutting_down:
+            await http.respond_json(503, {"code": 3, "message": "Server shutting down"})
+            return False
+        if verdict.eio_sid is None:
+            return await self._handshake(http, request, verdict)
+        sock = self.sessions.get(verdict.eio_sid)
+        if sock is None:
+            await self.reject(http, request, Reject(400, ErrorCode.UNKNOWN_SID))
+            return False
+        if verdict.transport == "websocket":
+            return await _websocket.serve_upgrade(self, http, request, sock)
+        if sock.state.transport is not Transport.POLLING:
+            await self.reject(
+                http, request, Reject(400, ErrorCode.BAD_REQUEST, "Transport mismatch")
+            )
+            return False
+        if request.method == "GET":
+            await _polling.serve_get(self, http, request, sock)
+        else:
+            await _polling.serve_post(self, http, request, sock)
+        return False
+
+    async def _handshake(
+        self, http: HttpConnection, request: Request, verdict: EngineRequest
+    ) -> bool:
+        if verdict.transport == "websocket":
+            return await _websocket.serve_new(self, http, request)
+        await _polling.serve_handshake(self, http, request)
+        return False
+
+    def cookie_headers(self, eio_sid: str) -> list[tuple[str, str]]:
+        if not self.cookie:
+            return []
+        value = f"{self.cookie}={eio_sid}; Path={self.cookie_path}; HttpOnly; SameSite=Lax"
+        return [("Set-Cookie", value)]

@@ -1,0 +1,109 @@
+"""The application's handle on one Engine.IO session.
+
+An :class:`EngineSocket` wraps the pure :class:`~minisock.proto.eio_session.EngineSession`
+with the one trio object a session needs: a parking lot where whoever drains the outbox
+(a pending long-poll GET, or the WebSocket writer) and senders waiting for room sleep.
+An idle session owns no task of its own; the server's timer heap wakes it when needed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from minisock.errors import SessionClosedError
+from minisock.proto.eio_session import CloseReason, EngineSession
+from minisock.request import Request
+
+if TYPE_CHECKING:
+    from minisock.engine import EngineServer
+
+__all__ = ["EngineSocket"]
+
+
+class EngineSocket:
+    """One client session. Send with :meth:`send`; close with :meth:`close`."""
+
+    __slots__ = (
+        "_lot",
+        "_probe",
+        "_reported_closed",
+        "_server",
+        "data",
+        "request",
+        "state",
+        "timer_at",
+    )
+
+    def __init__(self, server: EngineServer, state: EngineSession, request: Request) -> None:
+        self._server = server
+        self.state = state
+        self.request = request
+        """The handshake request: headers, query and peer address."""
+        self.data: dict[str, Any] = {}
+        """Free space for the application (the decoded JWT user goes here, for instance)."""
+        self.timer_at = math.inf
+        self._lot = trio.lowlevel.ParkingLot()
+        self._probe: Any = None
+        self._reported_closed = False
+
+    @property
+    def eio_sid(self) -> str:
+        return self.state.eio_sid
+
+    @property
+    def transport(self) -> str:
+        """``"polling"`` or ``"websocket"``."""
+        return self.state.transport.value
+
+    @property
+    def closed(self) -> bool:
+        return not self.state.is_open
+
+    @property
+    def close_reason(self) -> str | None:
+        return self.state.close_reason
+
+    def send_nowait(self, data: str | bytes) -> None:
+        """Queue a message without waiting.
+
+        Raises :class:`trio.WouldBlock` when the outbox is full, and
+        :class:`~minisock.errors.SessionClosedError` when the session is closed.
+        """
+        state = self.state
+        if not state.is_open:
+            raise SessionClosedError(f"session closed: {state.close_reason}")
+        if not state.has_room():
+            raise trio.WouldBlock
+        state.send(f"4{data}" if isinstance(data, str) else bytes(data))
+        self._lot.unpark_all()
+
+    async def send(self, data: str | bytes) -> None:
+        """Queue a message (``str`` text, ``bytes`` binary); waits while the outbox is full."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                self.send_nowait(data)
+            except trio.WouldBlock:
+                await self._lot.park()
+            else:
+                break
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def close(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
+        """Close the session. What is already queued is still delivered; idempotent."""
+        self._server.close_session(self, reason)
+
+    def wake(self) -> None:
+        """Wake whoever waits on this session (transports, blocked senders)."""
+        self._lot.unpark_all()
+
+    async def wait_changed(self) -> None:
+        """Sleep until :meth:`wake` is called."""
+        await self._lot.park()
+
+    def __repr__(self) -> str:
+        state = "open" if self.state.is_open else f"closed ({self.state.close_reason})"
+        return f"<EngineSocket {self.transport} {state}>"

@@ -1,0 +1,64 @@
+"""The exceptions minisock raises, and what each one tells the glue to answer.
+
+Every error a peer can cause is a :class:`ProtocolError`. Like h11's ``RemoteProtocolError``
+it carries *hints* instead of leaving the glue to guess: the HTTP status to answer with, and
+the WebSocket close code to send. The pure codecs raise these; the trio layer turns them into
+bytes on the wire and never crashes on them.
+
+    MinisockError
+    ├── ProtocolError              the peer broke a rule (hints: http_status, close_code)
+    │   ├── EngineProtocolError    malformed Engine.IO packet or polling payload
+    │   ├── WebSocketProtocolError RFC 6455 violation (close_code 1002, 1007, 1009)
+    │   └── HandshakeError         a WebSocket upgrade request we refuse (http_status)
+    └── SessionClosedError         you used a session after it closed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EngineProtocolError",
+    "HandshakeError",
+    "MinisockError",
+    "ProtocolError",
+    "SessionClosedError",
+    "WebSocketProtocolError",
+]
+
+
+class MinisockError(Exception):
+    """Base class of every exception minisock raises on purpose."""
+
+
+class ProtocolError(MinisockError):
+    """The remote peer sent something the protocol forbids.
+
+    ``http_status`` is the status to answer an HTTP request with; ``close_code`` is the
+    WebSocket close code to send when the error arrived on a WebSocket.
+    """
+
+    default_http_status = 400
+    default_close_code = 1002
+
+    def __init__(
+        self, message: str, *, http_status: int | None = None, close_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = self.default_http_status if http_status is None else http_status
+        self.close_code = self.default_close_code if close_code is None else close_code
+
+
+class EngineProtocolError(ProtocolError):
+    """A malformed Engine.IO packet or polling payload (the reference calls it "parse error")."""
+
+
+class WebSocketProtocolError(ProtocolError):
+    """An RFC 6455 violation. ``close_code`` is 1002, 1007 (bad UTF-8) or 1009 (too big)."""
+
+
+class HandshakeError(ProtocolError):
+    """A WebSocket upgrade request that is refused before any 101 is sent."""
+
+
+class SessionClosedError(MinisockError):
+    """The session was closed (by you or by the peer) before or during this operation."""

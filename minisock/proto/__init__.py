@@ -1,0 +1,1 @@
+"""Pure protocol code: codecs and state machines; never imports trio."""

@@ -1,0 +1,474 @@
+"""RFC 6455 frames for the server side: client bytes in, messages out; messages in, bytes out.
+
+This module owns the WebSocket *frame layer*: parsing and unmasking client frames, reassembling
+fragmented messages, checking UTF-8 and close codes, and encoding (unmasked) server frames. It
+knows nothing about the handshake (``ws_handshake``), about Engine.IO, or about sockets: the
+glue feeds whatever it read to :meth:`FrameParser.receive_data`, drains
+:meth:`FrameParser.next_event`, and writes whatever the ``encode_*`` functions return.
+
+Theory of operation
+-------------------
+
+The parser reads one frame at a time, in two steps, and keeps the parsed header between them
+so a payload that trickles in is never re-parsed:
+
+1. *Header.* Each rule is checked as soon as the bytes that decide it are here: RSV bits,
+   opcode, mask bit, control-frame shape and fragment order from the first two bytes, the
+   size limit from the extended length. A hostile header fails before we buffer its payload.
+2. *Payload.* Once ``length`` bytes are buffered they are unmasked in one go and handed to the
+   message assembler, which yields an event or waits for the next fragment.
+
+A violation raises :class:`~minisock.errors.WebSocketProtocolError` whose ``close_code`` is the
+code to send (1002, 1007 or 1009). The parser is then dead: it drops its buffers and raises the
+same error on every later call, so glue that forgets to stop cannot read on from a stream whose
+framing is lost. After a Close frame it is done too, quietly: §5.5.1 forbids data after Close.
+
+Bytes live in one ``bytearray`` plus a read offset. Consuming a frame only moves the offset;
+:meth:`FrameParser.receive_data` drops the consumed prefix once it is half the buffer, so the
+cost stays linear in the bytes fed however small the frames are.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import struct
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from minisock.errors import WebSocketProtocolError
+
+__all__ = [
+    "BinaryMessage",
+    "CloseCode",
+    "CloseReceived",
+    "FrameParser",
+    "Opcode",
+    "Ping",
+    "Pong",
+    "TextMessage",
+    "WsEvent",
+    "encode_binary",
+    "encode_client_frame",
+    "encode_close",
+    "encode_frame",
+    "encode_ping",
+    "encode_pong",
+    "encode_text",
+    "is_valid_close_code",
+    "mask_bytes",
+]
+
+
+class Opcode(enum.IntEnum):
+    """Frame opcodes (RFC 6455 §5.2). The others are reserved: "If an unknown opcode is
+    received, the receiving endpoint MUST _Fail the WebSocket Connection_."
+    """
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+class CloseCode(enum.IntEnum):
+    """Close status codes (RFC 6455 §7.4.1). 1005, 1006 and 1015 describe a close locally
+    and "MUST NOT be set as a status code in a Close control frame by an endpoint".
+    """
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_STATUS = 1005
+    ABNORMAL = 1006
+    INVALID_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    TLS_HANDSHAKE = 1015
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """A complete text message, already checked to be UTF-8."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryMessage:
+    """A complete binary message."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A ping; the glue owes the peer a pong with the same payload (RFC 6455 §5.5.2)."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """A pong, solicited or not (RFC 6455 §5.5.3 allows unsolicited ones)."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReceived:
+    """The peer's Close frame; ``code`` is None when it had no body (report that as 1005)."""
+
+    code: int | None
+    reason: str
+
+
+WsEvent = TextMessage | BinaryMessage | Ping | Pong | CloseReceived
+
+_KNOWN_OPCODES: Final = frozenset(int(op) for op in Opcode)
+_MAX_CONTROL_PAYLOAD: Final = 125
+
+
+def _violation(message: str, code: CloseCode = CloseCode.PROTOCOL_ERROR) -> WebSocketProtocolError:
+    return WebSocketProtocolError(message, close_code=int(code))
+
+
+def _not_utf8(what: str, detail: str) -> WebSocketProtocolError:
+    # §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte
+    # stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
+    # Connection_." 1007 is the code for "data ... not consistent with the type" (§7.4.1).
+    return _violation(f"{what} is not UTF-8: {detail}", CloseCode.INVALID_DATA)
+
+
+class _Header(NamedTuple):
+    fin: bool
+    opcode: int
+    length: int
+    mask_key: bytes
+
+
+class FrameParser:
+    """Incremental reader of client frames; assembles messages.
+
+    ``max_message_size`` caps the payload bytes of one message, counted from frame headers
+    before any payload is buffered (RFC 6455 §10.4: "Implementations SHOULD impose limits on
+    frame sizes and the total message size after reassembly from multiple fragments").
+    ``max_fragments`` caps the frames of one message, so a flood of tiny fragments cannot
+    cost more memory in bookkeeping than the bytes it carries.
+    """
+
+    def __init__(self, *, max_message_size: int = 1_000_000, max_fragments: int = 1024) -> None:
+        self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
+        self._buf = bytearray()
+        self._pos = 0
+        self._header: _Header | None = None
+        # The fragmented data message being assembled, if any.
+        self._msg_opcode: int | None = None
+        self._msg_size = 0
+        self._msg_frames = 0
+        self._chunks: list[bytes] = []
+        self._texts: list[str] = []
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._closed = False
+        self._error: WebSocketProtocolError | None = None
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes as read from the stream, split anywhere. Ignored once the parser is
+        done (after a Close frame or an error)."""
+        if self._closed or self._error is not None:
+            return
+        if self._pos and self._pos * 2 >= len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def next_event(self) -> WsEvent | None:
+        """Return the next event, or None when more data is needed.
+
+        Raises WebSocketProtocolError on a violation, and again on every later call.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return None
+        try:
+            return self._next_event()
+        except WebSocketProtocolError as exc:
+            self._error = exc
+            self._drop_buffers()
+            raise
+
+    def events(self) -> list[WsEvent]:
+        """Drain every event the buffered bytes hold."""
+        out: list[WsEvent] = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
+        return out
+
+    def _drop_buffers(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._chunks = []
+        self._texts = []
+
+    def _next_event(self) -> WsEvent | None:
+        while True:
+            header = self._header
+            if header is None:
+                header = self._parse_header()
+                if header is None:
+                    return None
+                self._header = header
+            start = self._pos
+            end = start + header.length
+            if len(self._buf) < end:
+                return None
+            # The slice is a view, so the only copies are the ones int.from_bytes makes.
+            with memoryview(self._buf)[start:end] as view:
+                payload = mask_bytes(view, header.mask_key)
+            self._pos = end
+            self._header = None
+            event = self._on_frame(header, payload)
+            if event is not None:
+                return event
+
+    def _parse_header(self) -> _Header | None:
+        """Parse the header at the read offset and move past it; None if incomplete.
+
+        Checks run as early as the bytes allow and do not change state, so calling this
+        again on a longer buffer is safe.
+        """
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return None
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        fin = bool(b0 & 0x80)
+        opcode = b0 & 0x0F
+        length = b1 & 0x7F
+        # §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings
+        # for non-zero values". We negotiate none.
+        if b0 & 0x70:
+            raise _violation(f"reserved bits set ({(b0 >> 4) & 0x7:#05b}) with no extension")
+        if opcode not in _KNOWN_OPCODES:
+            raise _violation(f"unknown opcode {opcode:#x}")
+        # §5.1: "The server MUST close the connection upon receiving a frame that is not
+        # masked."
+        if not b1 & 0x80:
+            raise _violation("client frame is not masked")
+        if opcode >= Opcode.CLOSE:
+            # §5.5: "All control frames MUST have a payload length of 125 bytes or less and
+            # MUST NOT be fragmented."
+            if not fin:
+                raise _violation(f"fragmented control frame (opcode {opcode:#x})")
+            if length > _MAX_CONTROL_PAYLOAD:
+                raise _violation("control frame payload longer than 125 bytes")
+        elif opcode == Opcode.CONTINUATION:
+            if self._msg_opcode is None:
+                raise _violation("continuation frame without a message in progress")
+            if self._msg_frames >= self.max_fragments:
+                raise _violation(
+                    f"message has more than {self.max_fragments} fragments",
+                    CloseCode.MESSAGE_TOO_BIG,
+                )
+        elif self._msg_opcode is not None:
+            # §5.4: "The fragments of one message MUST NOT be interleaved between the
+            # fragments of another message".
+            raise _violation("new data frame while a fragmented message is in progress")
+
+        ext = 0 if length < 126 else 2 if length == 126 else 8
+        if avail < 2 + ext:
+            return None
+        if ext:
+            length = int.from_bytes(buf[pos + 2 : pos + 2 + ext], "big")
+            # §5.2: "the minimal number of bytes MUST be used to encode the length".
+            if length < (126 if ext == 2 else 0x10000):
+                raise _violation(f"payload length {length} not in its minimal form")
+            # §5.2: of the 64-bit length, "the most significant bit MUST be 0".
+            if length >> 63:
+                raise _violation("64-bit payload length has its most significant bit set")
+        if opcode < Opcode.CLOSE:
+            held = self._msg_size if opcode == Opcode.CONTINUATION else 0
+            if held + length > self.max_message_size:
+                raise _violation(
+                    f"message of {held + length} bytes or more exceeds the limit of "
+                    f"{self.max_message_size}",
+                    CloseCode.MESSAGE_TOO_BIG,
+                )
+        if avail < 6 + ext:
+            return None
+        key_at = pos + 2 + ext
+        self._pos = key_at + 4
+        return _Header(fin, opcode, length, bytes(buf[key_at : key_at + 4]))
+
+    def _on_frame(self, header: _Header, payload: bytes) -> WsEvent | None:
+        opcode = header.opcode
+        if opcode >= Opcode.CLOSE:
+            if opcode == Opcode.PING:
+                return Ping(payload)
+            if opcode == Opcode.PONG:
+                return Pong(payload)
+            event = _parse_close(payload)
+            self._closed = True
+            self._drop_buffers()
+            return event
+        if header.fin and opcode != Opcode.CONTINUATION:
+            # The common case, a message in one frame: no assembly, no extra copy.
+            if opcode == Opcode.BINARY:
+                return BinaryMessage(payload)
+            try:
+                return TextMessage(payload.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise _not_utf8("text message", exc.reason) from exc
+        if opcode != Opcode.CONTINUATION:
+            self._msg_opcode = opcode
+            self._msg_size = 0
+            self._msg_frames = 0
+            self._decoder.reset()
+        self._msg_size += len(payload)
+        self._msg_frames += 1
+        if self._msg_opcode == Opcode.TEXT:
+            self._texts.append(self._decode_fragment(payload, header.fin))
+        else:
+            self._chunks.append(payload)
+        if not header.fin:
+            return None
+        if self._msg_opcode == Opcode.TEXT:
+            message: WsEvent = TextMessage("".join(self._texts))
+        else:
+            message = BinaryMessage(b"".join(self._chunks))
+        self._msg_opcode = None
+        self._texts, self._chunks = [], []
+        return message
+
+    def _decode_fragment(self, payload: bytes, final: bool) -> str:
+        """Decode one fragment of a text message, refusing bad UTF-8 as soon as it shows.
+
+        §5.6: "a particular text frame might include a partial UTF-8 sequence; however, the
+        whole message MUST contain valid UTF-8".
+        """
+        try:
+            text = self._decoder.decode(payload, final)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8("text message", exc.reason) from exc
+        if not final:
+            # CPython's decoder holds back ED A0..ED BF (the start of a UTF-16 surrogate)
+            # until the third byte arrives; no third byte can make it valid, so fail now.
+            pending = self._decoder.getstate()[0]
+            if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+                raise _not_utf8("text message", "encoded surrogate")
+        return text
+
+
+def _parse_close(body: bytes) -> CloseReceived:
+    """Validate a Close body (RFC 6455 §5.5.1): empty, or a code plus a UTF-8 reason."""
+    if not body:
+        return CloseReceived(None, "")
+    if len(body) == 1:
+        raise _violation("close frame body of 1 byte (a code takes 2)")
+    code = int.from_bytes(body[:2], "big")
+    if not is_valid_close_code(code):
+        raise _violation(f"invalid close code {code}")
+    try:
+        reason = body[2:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8("close reason", exc.reason) from exc
+    return CloseReceived(code, reason)
+
+
+def is_valid_close_code(code: int) -> bool:
+    """Whether ``code`` may appear in a Close frame on the wire.
+
+    §7.4.2: 0-999 "are not used"; of 1000-2999 (the protocol's own range) we accept the codes
+    §7.4.1 defines for the wire and refuse 1004 (reserved), 1005, 1006, 1015 (local only)
+    and 1012-2999 (not defined by RFC 6455); 3000-4999 belong to libraries and applications.
+    """
+    return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
+
+
+def mask_bytes(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte ``key`` repeated (RFC 6455 §5.3); its own inverse.
+
+    The whole buffer is XORed as one big integer, which runs in C: a per-byte Python loop is
+    around two orders of magnitude slower (see ``examples/measure_masking.py``).
+    """
+    if len(key) != 4:
+        raise ValueError(f"mask key must be 4 bytes, got {len(key)}")
+    n = len(data)
+    if not n:
+        return b""
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+
+
+def _frame_head(b0: int, mask_bit: int, length: int) -> bytes:
+    if length < 126:
+        return bytes((b0, mask_bit | length))
+    if length < 0x10000:
+        return struct.pack("!BBH", b0, mask_bit | 126, length)
+    return struct.pack("!BBQ", b0, mask_bit | 127, length)
+
+
+def encode_frame(opcode: Opcode, payload: bytes, *, fin: bool = True) -> bytes:
+    """Encode one server frame. §5.1: "A server MUST NOT mask any frames that it sends"."""
+    if opcode >= Opcode.CLOSE and (len(payload) > _MAX_CONTROL_PAYLOAD or not fin):
+        raise ValueError("control frames carry at most 125 bytes and cannot be fragmented")
+    return _frame_head((0x80 if fin else 0) | opcode, 0, len(payload)) + payload
+
+
+def encode_text(text: str) -> bytes:
+    """Encode a text message as one frame."""
+    return encode_frame(Opcode.TEXT, text.encode("utf-8"))
+
+
+def encode_binary(data: bytes) -> bytes:
+    """Encode a binary message as one frame."""
+    return encode_frame(Opcode.BINARY, data)
+
+
+def encode_ping(payload: bytes = b"") -> bytes:
+    """Encode a ping (at most 125 bytes of payload)."""
+    return encode_frame(Opcode.PING, payload)
+
+
+def encode_pong(payload: bytes) -> bytes:
+    """Encode a pong; answering a ping, it echoes the ping's payload (RFC 6455 §5.5.3)."""
+    return encode_frame(Opcode.PONG, payload)
+
+
+def encode_close(code: int | None = None, reason: str = "") -> bytes:
+    """Encode a Close frame; ``None`` sends an empty body.
+
+    The reason is cut on a UTF-8 boundary so the body fits the 125 bytes of a control frame.
+    """
+    if code is None:
+        if reason:
+            raise ValueError("a close reason needs a close code (RFC 6455 §5.5.1)")
+        return encode_frame(Opcode.CLOSE, b"")
+    if not is_valid_close_code(code):
+        raise ValueError(f"close code {code} may not be sent")
+    raw = reason.encode("utf-8")
+    if len(raw) > _MAX_CONTROL_PAYLOAD - 2:
+        # Only the cut at the end can split a sequence, and "ignore" drops just that.
+        raw = raw[: _MAX_CONTROL_PAYLOAD - 2].decode("utf-8", "ignore").encode("utf-8")
+    return encode_frame(Opcode.CLOSE, code.to_bytes(2, "big") + raw)
+
+
+def encode_client_frame(
+    opcode: int, payload: bytes, mask_key: bytes, *, fin: bool = True, rsv: int = 0
+) -> bytes:
+    """Encode a masked frame as a client sends it, for tests and tools.
+
+    Nothing is validated beyond what fits in the header, so tests can build broken frames.
+    """
+    if not 0 <= opcode <= 0xF or not 0 <= rsv <= 7:
+        raise ValueError("opcode must fit in 4 bits and rsv in 3")
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    return _frame_head(b0, 0x80, len(payload)) + mask_key + mask_bytes(payload, mask_key)
