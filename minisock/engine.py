@@ -107,6 +107,7 @@ class EngineServer:
         self.on_message: MessageHandler = _ignore
         self.on_disconnect: DisconnectHandler = _ignore
         self._routes: dict[tuple[str, str], RouteHandler] = {}
+        self._background: list[Callable[[], Awaitable[None]]] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
@@ -189,6 +190,8 @@ class EngineServer:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._timers.run)
+                for background in self._background:
+                    nursery.start_soon(background)
                 if listeners:
                     nursery.start_soon(
                         partial(
@@ -228,6 +231,15 @@ class EngineServer:
         """Close ``sock`` on our side; queued messages are still delivered."""
         if sock.state.close(reason, trio.current_time()):
             self.refresh(sock)
+
+    def fail_session(self, sock: EngineSocket, reason: str) -> None:
+        """Close ``sock`` at once, dropping its queue; the client gets ``1`` or a close frame."""
+        if sock.state.fail(reason):
+            self.refresh(sock)
+
+    def run_in_background(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn()`` for as long as the server runs (the layer above uses this)."""
+        self._background.append(fn)
 
     def refresh(self, sock: EngineSocket) -> None:
         """Call after anything that may change a session: wakes waiters, reschedules its timer,

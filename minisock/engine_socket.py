@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock.errors import SessionClosedError
+from minisock.proto.eio import WirePacket
 from minisock.proto.eio_session import CloseReason, EngineSession
 from minisock.request import Request
 
@@ -31,6 +32,7 @@ class EngineSocket:
         "_probe",
         "_reported_closed",
         "_server",
+        "app",
         "data",
         "request",
         "state",
@@ -44,6 +46,8 @@ class EngineSocket:
         """The handshake request: headers, query and peer address."""
         self.data: dict[str, Any] = {}
         """Free space for the application (the decoded JWT user goes here, for instance)."""
+        self.app: Any = None
+        """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf
         self._lot = trio.lowlevel.ParkingLot()
         self._probe: Any = None
@@ -72,20 +76,29 @@ class EngineSocket:
         Raises :class:`trio.WouldBlock` when the outbox is full, and
         :class:`~minisock.errors.SessionClosedError` when the session is closed.
         """
+        self.send_wires_nowait([f"4{data}" if isinstance(data, str) else bytes(data)])
+
+    async def send(self, data: str | bytes) -> None:
+        """Queue a message (``str`` text, ``bytes`` binary); waits while the outbox is full."""
+        await self.send_wires([f"4{data}" if isinstance(data, str) else bytes(data)])
+
+    def send_wires_nowait(self, wires: list[WirePacket]) -> None:
+        """Queue several wire packets together, all or none (a Socket.IO packet and its
+        attachments must stay contiguous)."""
         state = self.state
         if not state.is_open:
             raise SessionClosedError(f"session closed: {state.close_reason}")
         if not state.has_room():
             raise trio.WouldBlock
-        state.send(f"4{data}" if isinstance(data, str) else bytes(data))
+        state.outbox.extend(wires)
         self._lot.unpark_all()
 
-    async def send(self, data: str | bytes) -> None:
-        """Queue a message (``str`` text, ``bytes`` binary); waits while the outbox is full."""
+    async def send_wires(self, wires: list[WirePacket]) -> None:
+        """Like :meth:`send_wires_nowait`, waiting while the outbox is full."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             try:
-                self.send_nowait(data)
+                self.send_wires_nowait(wires)
             except trio.WouldBlock:
                 await self._lot.park()
             else:
@@ -95,6 +108,10 @@ class EngineSocket:
     def close(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
         """Close the session. What is already queued is still delivered; idempotent."""
         self._server.close_session(self, reason)
+
+    def abort(self, reason: str) -> None:
+        """Close the session now, dropping what is queued (a slow consumer, say)."""
+        self._server.fail_session(self, reason)
 
     def wake(self) -> None:
         """Wake whoever waits on this session (transports, blocked senders)."""

@@ -10,12 +10,14 @@ bytes on the wire and never crashes on them.
     │   ├── EngineProtocolError    malformed Engine.IO packet or polling payload
     │   ├── WebSocketProtocolError RFC 6455 violation (close_code 1002, 1007, 1009)
     │   └── HandshakeError         a WebSocket upgrade request we refuse (http_status)
-    └── SessionClosedError         you used a session after it closed
+    ├── SessionClosedError         you used a session after it closed
+    └── ConnectRefusedError        raise it in a middleware or connect handler to refuse
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConnectRefusedError",
     "EngineProtocolError",
     "HandshakeError",
     "MinisockError",
@@ -62,3 +64,16 @@ class HandshakeError(ProtocolError):
 
 class SessionClosedError(MinisockError):
     """The session was closed (by you or by the peer) before or during this operation."""
+
+
+class ConnectRefusedError(MinisockError):
+    """Refuse a Socket.IO namespace connection from a middleware or connect handler.
+
+    The client receives ``CONNECT_ERROR {"message": message, "data": data}`` and its
+    ``connect_error`` event fires with them.
+    """
+
+    def __init__(self, message: str = "Connection refused", data: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data

@@ -1,0 +1,72 @@
+"""The server the official Socket.IO protocol test suite expects.
+
+    python examples/socketio_suite.py --port 3000
+
+Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNECT payload;
+on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
+both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
+connectTimeout 1000 ms by default, as the suite assumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import trio
+
+from minisock import Server, Socket
+
+log = logging.getLogger("socketio_suite")
+
+
+def build_server(
+    *, ping_interval_ms: int = 300, ping_timeout_ms: int = 200, connect_timeout_ms: int = 1000
+) -> Server:
+    sio = Server(
+        ping_interval=ping_interval_ms / 1000,
+        ping_timeout=ping_timeout_ms / 1000,
+        connect_timeout=connect_timeout_ms / 1000,
+    )
+
+    async def send_auth(socket: Socket, auth: dict[str, Any]) -> None:
+        await socket.emit("auth", auth)
+
+    sio.on("connect")(send_auth)
+    sio.of("/custom").on("connect")(send_auth)
+
+    @sio.on("message")
+    async def message(socket: Socket, *args: Any) -> None:
+        await socket.emit("message-back", *args)
+
+    @sio.on("message-with-ack")
+    async def message_with_ack(socket: Socket, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    return sio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--ping-interval", type=int, default=300, help="milliseconds")
+    parser.add_argument("--ping-timeout", type=int, default=200, help="milliseconds")
+    parser.add_argument("--connect-timeout", type=int, default=1000, help="milliseconds")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sio = build_server(
+        ping_interval_ms=args.ping_interval,
+        ping_timeout_ms=args.ping_timeout,
+        connect_timeout_ms=args.connect_timeout,
+    )
+    log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
+    try:
+        trio.run(sio.serve, args.host, args.port)
+    except KeyboardInterrupt:
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

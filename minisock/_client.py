@@ -1,0 +1,212 @@
+"""The Socket.IO state of one Engine.IO session: its decoder, namespaces and handler queue.
+
+Handlers run in one ordered queue per client, worked by a task that exists only while there
+is work. So a handler may ``await socket.call(...)`` (the reader keeps reading and delivers
+the ack), events of one client are handled in the order they arrived, and an idle client
+owns no task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from minisock.adapter import engine_wires
+from minisock.errors import ConnectRefusedError
+from minisock.proto.sio import Decoder, SioPacket, SioPacketType, SocketIOProtocolError
+from minisock.proto.sio_session import SioSession
+from minisock.socket import Socket
+
+if TYPE_CHECKING:
+    from minisock.engine_socket import EngineSocket
+    from minisock.server import Server
+
+__all__ = ["Client"]
+
+log = logging.getLogger("minisock.client")
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Client:
+    """One Engine.IO session seen by the Socket.IO layer."""
+
+    __slots__ = (
+        "_jobs",
+        "_lot",
+        "_working",
+        "decoder",
+        "engine",
+        "server",
+        "sockets",
+        "state",
+        "timer_at",
+    )
+
+    def __init__(self, server: Server, engine: EngineSocket, now: float) -> None:
+        self.server = server
+        self.engine = engine
+        self.decoder = Decoder(server.decoder_limits)
+        self.state = SioSession(now, server.connect_timeout)
+        self.sockets: dict[str, Socket] = {}
+        """Sockets by namespace name (connecting ones included)."""
+        self.timer_at = float("inf")
+        self._jobs: deque[Job] = deque()
+        self._working = False
+        self._lot = trio.lowlevel.ParkingLot()
+
+    # ---------------------------------------------------------------- inbound
+
+    async def receive(self, data: str | bytes) -> None:
+        """One Engine.IO message: decode, check the state, dispatch."""
+        try:
+            packet = self.decoder.receive(data)
+            if packet is None:
+                return
+            self.state.check(packet)
+        except SocketIOProtocolError as exc:
+            log.info("closing a connection: %s", exc.message)
+            self.close_engine("parse error")
+            return
+        kind = packet.type
+        if kind is SioPacketType.EVENT:
+            socket = self.sockets[packet.nsp]
+            await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
+        elif kind is SioPacketType.ACK:
+            assert packet.id is not None
+            self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)
+        elif kind is SioPacketType.CONNECT:
+            self.state.begin_connect(packet.nsp)
+            await self._enqueue(partial(self._connect, packet.nsp, packet.data))
+        elif kind is SioPacketType.DISCONNECT:
+            self.socket_closed(self.sockets[packet.nsp], "client namespace disconnect")
+
+    def close_engine(self, reason: str) -> None:
+        """Close the Engine.IO session; every socket of it disconnects with ``reason``."""
+        for socket in list(self.sockets.values()):
+            self.socket_closed(socket, reason)
+        self.engine.close()
+
+    # ---------------------------------------------------------------- the job queue
+
+    async def _enqueue(self, job: Job) -> None:
+        while len(self._jobs) >= self.server.max_queued_events:
+            await self._lot.park()  # backpressure: the reader stops reading this client
+        self._append(job)
+
+    def _append(self, job: Job) -> None:
+        self._jobs.append(job)
+        if not self._working:
+            self._working = True
+            self.engine._server.spawn(self._work)
+
+    async def _work(self) -> None:
+        jobs = self._jobs
+        try:
+            while jobs:
+                job = jobs.popleft()
+                self._lot.unpark_all()
+                await job()
+        finally:
+            self._working = False
+
+    # ---------------------------------------------------------------- jobs
+
+    async def _connect(self, nsp_name: str, auth: dict[str, Any] | None) -> None:
+        namespace = self.server.namespaces.get(nsp_name)
+        if namespace is None or self.engine.closed:
+            self.state.connect_failed(nsp_name)
+            self._refuse(nsp_name, "Invalid namespace", None)
+            return
+        socket = Socket(namespace, self, auth)
+        try:
+            for middleware in namespace.middlewares:
+                await middleware(socket, socket.auth)
+            namespace.add(socket)
+            self.sockets[nsp_name] = socket
+            if namespace.connect_handler is not None:
+                await namespace.connect_handler(socket, socket.auth)
+        except ConnectRefusedError as exc:
+            self._forget(socket)
+            self._refuse(nsp_name, exc.message, exc.data)
+            return
+        except Exception:
+            log.exception("connect handler or middleware failed")
+            self._forget(socket)
+            self._refuse(nsp_name, "Internal server error", None)
+            return
+        if self.sockets.get(nsp_name) is not socket:
+            return  # the connection went away while the handler ran
+        self.state.connect_succeeded(nsp_name, socket.sid)
+        socket.release_held()
+
+    def _forget(self, socket: Socket) -> None:
+        """Undo a connection that was refused: no disconnect handler, it never connected."""
+        socket.namespace.remove(socket)
+        if self.sockets.get(socket.nsp) is socket:
+            del self.sockets[socket.nsp]
+        self.state.connect_failed(socket.nsp)
+        socket.mark_closed()
+
+    def _refuse(self, nsp_name: str, message: str, data: Any) -> None:
+        body: dict[str, Any] = {"message": message}
+        if data is not None:
+            body["data"] = data
+        packet = SioPacket(SioPacketType.CONNECT_ERROR, nsp_name, body)
+        state = self.engine.state
+        if state.is_open:
+            state.outbox.extend(engine_wires(packet))
+            self.engine.wake()
+
+    async def _run_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
+        if not socket.connected:
+            return
+        name, *args = data
+        namespace = socket.namespace
+        handler = namespace.handlers.get(name)
+        result: Any = None
+        try:
+            if handler is not None:
+                result = await handler(socket, *args)
+            elif namespace.catch_all is not None:
+                result = await namespace.catch_all(socket, name, *args)
+            else:
+                return
+        except Exception:
+            # Contained to this client; an ack that was asked for is answered with nothing.
+            log.exception("handler for event %r failed", name)
+            result = None
+        if ack_id is not None:
+            socket.acknowledge(ack_id, result)
+
+    # ---------------------------------------------------------------- disconnects
+
+    def socket_closed(self, socket: Socket, reason: str) -> None:
+        """``socket`` left (either side, or the transport): clean up, then its handler."""
+        if self.sockets.get(socket.nsp) is not socket:
+            return
+        del self.sockets[socket.nsp]
+        was_connected = socket.connected
+        socket.namespace.remove(socket)
+        self.state.disconnected(socket.nsp)
+        socket.mark_closed()
+        handler = socket.namespace.disconnect_handler
+        if was_connected and handler is not None:
+            self._append(partial(self._run_disconnect, handler, socket, reason))
+
+    async def _run_disconnect(
+        self, handler: Callable[..., Awaitable[Any]], socket: Socket, reason: str
+    ) -> None:
+        try:
+            await handler(socket, reason)
+        except Exception:
+            log.exception("disconnect handler failed")
+
+    def engine_closed(self, reason: str) -> None:
+        for socket in list(self.sockets.values()):
+            self.socket_closed(socket, reason)

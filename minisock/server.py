@@ -1,0 +1,164 @@
+"""The Socket.IO server: namespaces and handlers on top of an Engine.IO server.
+
+    sio = Server()                       # serves /socket.io/
+
+    @sio.on("chat")
+    async def chat(socket: Socket, text: str) -> str:
+        await sio.to("room").emit("chat", text)
+        return "delivered"               # becomes the ack, if the client asked for one
+
+    trio.run(sio.serve, "127.0.0.1", 3000)
+
+The Engine.IO server underneath is ``sio.engine``; options not named here (ping timings,
+maxPayload, CORS, ...) pass through to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import trio
+
+from minisock._client import Client
+from minisock._timers import TimerHeap
+from minisock.adapter import Adapter, LocalAdapter
+from minisock.broadcast import BroadcastOperator
+from minisock.engine import EngineServer, RouteHandler
+from minisock.engine_socket import EngineSocket
+from minisock.namespace import Handler, Middleware, Namespace
+from minisock.proto.eio_session import CloseReason
+from minisock.proto.sio import DecoderLimits
+
+__all__ = ["Server"]
+
+log = logging.getLogger("minisock.server")
+
+H = TypeVar("H", bound=Handler)
+
+# The Socket.IO name for an Engine.IO session we closed ourselves.
+_REASONS = {CloseReason.FORCED_CLOSE: "forced server close"}
+
+
+class Server:
+    """A Socket.IO v5 server. Times are in seconds."""
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io/",
+        connect_timeout: float = 45.0,
+        max_attachments: int = 10,
+        max_args: int = 1000,
+        max_depth: int = 32,
+        max_queued_events: int = 64,
+        max_rooms_per_socket: int = 1000,
+        max_room_name_length: int = 256,
+        adapter: Callable[[Namespace], Adapter] = LocalAdapter,
+        **engine_options: Any,
+    ) -> None:
+        self.engine = EngineServer(path=path, **engine_options)
+        self.connect_timeout = connect_timeout
+        self.decoder_limits = DecoderLimits(
+            max_attachments=max_attachments, max_args=max_args, max_depth=max_depth
+        )
+        self.max_queued_events = max_queued_events
+        self.max_rooms_per_socket = max_rooms_per_socket
+        self.max_room_name_length = max_room_name_length
+        self.adapter_factory = adapter
+        self.namespaces: dict[str, Namespace] = {}
+        self._timers: TimerHeap[Client] = TimerHeap(self._on_timer)
+        self.engine.on_connect = self._engine_connect
+        self.engine.on_message = self._engine_message
+        self.engine.on_disconnect = self._engine_disconnect
+        self.engine.run_in_background(self._timers.run)
+        self.of("/")
+
+    # ---------------------------------------------------------------- namespaces
+
+    def of(self, name: str) -> Namespace:
+        """The namespace ``name``, created on first use."""
+        if not name.startswith("/"):
+            name = "/" + name
+        namespace = self.namespaces.get(name)
+        if namespace is None:
+            namespace = self.namespaces[name] = Namespace(self, name)
+        return namespace
+
+    @property
+    def sockets(self) -> Namespace:
+        """The default namespace ``/``."""
+        return self.namespaces["/"]
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Register a handler on the default namespace (see :class:`Namespace`)."""
+        return self.sockets.on(event)
+
+    def use(self, middleware: Middleware) -> Middleware:
+        return self.sockets.use(middleware)
+
+    def to(self, *rooms: str) -> BroadcastOperator:
+        return self.sockets.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str) -> BroadcastOperator:
+        return self.sockets.except_(*rooms)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.sockets.emit(event, *args)
+
+    def route(self, method: str, path: str) -> Callable[[RouteHandler], RouteHandler]:
+        """A plain HTTP route served beside ``/socket.io/`` (see :meth:`EngineServer.route`)."""
+        return self.engine.route(method, path)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen and serve until cancelled or :meth:`shutdown`; reports the bound port."""
+        await self.engine.serve(host, port, task_status=task_status)
+
+    async def serve_listeners(
+        self,
+        listeners: Sequence[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await self.engine.serve_listeners(listeners, task_status=task_status)
+
+    def shutdown(self) -> None:
+        """Disconnect everyone ("server shutting down") and stop serving."""
+        self.engine.shutdown()
+
+    # ---------------------------------------------------------------- engine events
+
+    def _client_of(self, engine: EngineSocket) -> Client:
+        client = engine.app
+        if client is None:
+            client = engine.app = Client(self, engine, trio.current_time())
+            self._timers.schedule(client, client.state.next_deadline())
+        assert isinstance(client, Client)
+        return client
+
+    async def _engine_connect(self, engine: EngineSocket) -> None:
+        self._client_of(engine)
+
+    async def _engine_message(self, engine: EngineSocket, data: str | bytes) -> None:
+        await self._client_of(engine).receive(data)
+
+    async def _engine_disconnect(self, engine: EngineSocket, reason: str) -> None:
+        client = engine.app
+        if isinstance(client, Client):
+            client.engine_closed(_REASONS.get(reason, reason))
+
+    def _on_timer(self, client: Client, now: float) -> None:
+        if client.state.connect_expired(now) and not client.engine.closed:
+            log.debug("no namespace joined within connectTimeout; closing")
+            client.engine.close()

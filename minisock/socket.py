@@ -1,0 +1,244 @@
+"""A Socket.IO socket: one client in one namespace.
+
+A socket sends with :meth:`Socket.emit` (and :meth:`Socket.call` to await the client's ack),
+joins and leaves rooms, and disconnects. It belongs to a client (one Engine.IO session may
+carry several namespaces) and reaches the wire through that session's outbox.
+
+While its connect handler runs, a socket is *connecting*: what it emits is held back and sent
+right after the CONNECT acknowledgement, or dropped if the handler refuses the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from minisock.adapter import BroadcastOptions, engine_wires
+from minisock.broadcast import BroadcastOperator
+from minisock.errors import SessionClosedError
+from minisock.proto.eio import WirePacket
+from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, SioPacket, SioPacketType
+
+if TYPE_CHECKING:
+    from minisock._client import Client
+    from minisock.engine_socket import EngineSocket
+    from minisock.namespace import Namespace
+    from minisock.request import Request
+
+__all__ = ["Socket"]
+
+log = logging.getLogger("minisock.socket")
+
+SLOW_CONSUMER = "slow consumer"
+
+
+class _AckSlot:
+    __slots__ = ("args", "done", "error")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.args: list[Any] = []
+        self.error: BaseException | None = None
+
+
+class Socket:
+    """One client connected to one namespace."""
+
+    __slots__ = (
+        "_acks",
+        "_held",
+        "_next_ack_id",
+        "auth",
+        "client",
+        "connected",
+        "data",
+        "namespace",
+        "sid",
+    )
+
+    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any] | None):
+        self.sid = secrets.token_urlsafe(15)
+        """This socket's Socket.IO id (not the Engine.IO sid, which stays private)."""
+        self.namespace = namespace
+        self.client = client
+        self.auth: dict[str, Any] = auth if auth is not None else {}
+        """The CONNECT payload (``auth`` in socket.io-client), ``{}`` if none was sent."""
+        self.data: dict[str, Any] = {}
+        """Free space for the application."""
+        self.connected = False
+        self._held: list[list[WirePacket]] | None = []
+        self._acks: dict[int, _AckSlot] = {}
+        self._next_ack_id = 0
+
+    # ---------------------------------------------------------------- who
+
+    @property
+    def nsp(self) -> str:
+        return self.namespace.name
+
+    @property
+    def engine(self) -> EngineSocket:
+        """The Engine.IO session under this socket."""
+        return self.client.engine
+
+    @property
+    def request(self) -> Request:
+        """The Engine.IO handshake request: headers, query, peer address."""
+        return self.client.engine.request
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        return self.namespace.adapter.rooms_of(self.sid)
+
+    # ---------------------------------------------------------------- sending
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` (``bytes`` anywhere become binary attachments).
+
+        Waits while this client's queue is full; raises
+        :class:`~minisock.errors.SessionClosedError` once the socket is disconnected.
+        """
+        _check_event_name(event)
+        await self._send(SioPacket(SioPacketType.EVENT, self.nsp, [event, *args]))
+
+    async def call(self, event: str, *args: Any) -> Any:
+        """Emit and wait for the client's acknowledgement; returns its arguments.
+
+        One argument is returned as is, several as a tuple, none as ``None`` (as
+        python-socketio does). Bound the wait with your own ``trio.fail_after``.
+        """
+        _check_event_name(event)
+        ack_id = self._next_ack_id
+        self._next_ack_id = (ack_id + 1) % MAX_ACK_ID
+        slot = _AckSlot()
+        self._acks[ack_id] = slot
+        try:
+            await self._send(SioPacket(SioPacketType.EVENT, self.nsp, [event, *args], ack_id))
+            await slot.done.wait()
+        finally:
+            self._acks.pop(ack_id, None)
+        if slot.error is not None:
+            raise slot.error
+        if not slot.args:
+            return None
+        return slot.args[0] if len(slot.args) == 1 else tuple(slot.args)
+
+    async def _send(self, packet: SioPacket) -> None:
+        wires = engine_wires(packet)
+        if self._held is not None:
+            self._held.append(wires)
+            await trio.lowlevel.checkpoint()
+            return
+        if not self.connected:
+            raise SessionClosedError("socket is disconnected")
+        await self.engine.send_wires(wires)
+
+    def deliver_nowait(self, wires: list[WirePacket]) -> None:
+        """Queue a broadcast packet; a client that cannot keep up is disconnected."""
+        if self._held is not None:
+            self._held.append(wires)
+            return
+        if not self.connected:
+            return
+        try:
+            self.engine.send_wires_nowait(wires)
+        except trio.WouldBlock:
+            log.info("disconnecting a socket whose queue is full")
+            self.engine.abort(SLOW_CONSUMER)
+        except SessionClosedError:
+            pass
+
+    def _send_packet_nowait(self, packet: SioPacket) -> None:
+        """Protocol packets (CONNECT ack, DISCONNECT, ACK) bypass the hold and the bound."""
+        engine = self.engine
+        if engine.state.is_open:
+            engine.state.outbox.extend(engine_wires(packet))
+            engine.wake()
+
+    def acknowledge(self, ack_id: int, result: Any) -> None:
+        """Answer the client's ack request with a handler's return value."""
+        if result is None:
+            args: list[Any] = []
+        elif isinstance(result, tuple):
+            args = list(result)
+        else:
+            args = [result]
+        packet = SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)
+        if self._held is not None:
+            self._held.append(engine_wires(packet))
+        elif self.connected:
+            self._send_packet_nowait(packet)
+
+    def resolve_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client answered our ack request ``ack_id``; unknown ids are ignored."""
+        slot = self._acks.pop(ack_id, None)
+        if slot is not None:
+            slot.args = args
+            slot.done.set()
+
+    # ---------------------------------------------------------------- rooms
+
+    def join(self, *rooms: str) -> None:
+        self.namespace.join(self, rooms)
+
+    def leave(self, room: str) -> None:
+        self.namespace.adapter.remove(self.sid, room)
+
+    def to(self, *rooms: str) -> BroadcastOperator:
+        """Broadcast to ``rooms``, leaving this socket out (as ``socket.to`` does in JS)."""
+        opts = BroadcastOptions(frozenset(rooms), frozenset({self.sid}))
+        return BroadcastOperator(self.namespace, opts)
+
+    in_ = to
+
+    def except_(self, *rooms: str) -> BroadcastOperator:
+        return BroadcastOperator(
+            self.namespace, BroadcastOptions(frozenset(), frozenset({self.sid, *rooms}))
+        )
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect from this namespace ("server namespace disconnect").
+
+        With ``close``, the whole Engine.IO session closes too.
+        """
+        if self.connected:
+            self._send_packet_nowait(SioPacket(SioPacketType.DISCONNECT, self.nsp))
+            self.client.socket_closed(self, "server namespace disconnect")
+        if close:
+            self.engine.close()
+        await trio.lowlevel.checkpoint()
+
+    def release_held(self) -> None:
+        """Connected: send the CONNECT ack, then what the connect handler emitted."""
+        held, self._held = self._held or [], None
+        self.connected = True
+        self._send_packet_nowait(SioPacket(SioPacketType.CONNECT, self.nsp, {"sid": self.sid}))
+        engine = self.engine
+        for wires in held:
+            if engine.state.is_open:
+                engine.state.outbox.extend(wires)
+        engine.wake()
+
+    def mark_closed(self) -> None:
+        """Local bookkeeping of a disconnect: fail pending calls, stop sending."""
+        self.connected = False
+        self._held = None
+        for slot in self._acks.values():
+            slot.error = SessionClosedError("socket disconnected before the ack")
+            slot.done.set()
+        self._acks.clear()
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.nsp} {'connected' if self.connected else 'disconnected'}>"
+
+
+def _check_event_name(event: str) -> None:
+    if not isinstance(event, str):
+        raise TypeError("the event name must be a string")
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved event name")
