@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check minisock tests examples
 
 pytest: $(STAMP) js-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 test: typecheck lint pytest
 

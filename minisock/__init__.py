@@ -1,5 +1,6 @@
 """minisock: Engine.IO v4 and Socket.IO v5 on trio, with hand-written transports."""
 
+from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer
 from minisock.engine_socket import EngineSocket
@@ -10,6 +11,7 @@ from minisock.errors import (
     MinisockError,
     ProtocolError,
     SessionClosedError,
+    TokenError,
     WebSocketProtocolError,
 )
 from minisock.namespace import Namespace
@@ -24,6 +26,8 @@ __all__ = [
     "EngineServer",
     "EngineSocket",
     "HandshakeError",
+    "JWTAuth",
+    "JWTVerifier",
     "MinisockError",
     "Namespace",
     "ProtocolError",
@@ -32,5 +36,7 @@ __all__ = [
     "Server",
     "SessionClosedError",
     "Socket",
+    "TokenError",
     "WebSocketProtocolError",
+    "bearer_token",
 ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock.adapter import engine_wires
-from minisock.errors import ConnectRefusedError
+from minisock.errors import ConnectRefusedError, TokenError
 from minisock.proto.sio import Decoder, SioPacket, SioPacketType, SocketIOProtocolError
 from minisock.proto.sio_session import SioSession
 from minisock.socket import Socket
@@ -103,7 +103,7 @@ class Client:
         self._jobs.append(job)
         if not self._working:
             self._working = True
-            self.engine._server.spawn(self._work)
+            self.server.engine.spawn(self._work)
 
     async def _work(self) -> None:
         jobs = self._jobs
@@ -124,6 +124,8 @@ class Client:
             self._refuse(nsp_name, "Invalid namespace", None)
             return
         socket = Socket(namespace, self, auth)
+        if self.server.auth is not None and not self._authenticate(socket):
+            return
         try:
             for middleware in namespace.middlewares:
                 await middleware(socket, socket.auth)
@@ -144,6 +146,43 @@ class Client:
             return  # the connection went away while the handler ran
         self.state.connect_succeeded(nsp_name, socket.sid)
         socket.release_held()
+
+    def _authenticate(self, socket: Socket) -> bool:
+        """Give ``socket`` its identity: the handshake's, or a token in the CONNECT payload."""
+        auth = self.server.auth
+        assert auth is not None
+        engine = self.engine
+        claims = engine.claims
+        if claims is not None:
+            socket.identity, socket.claims = engine.identity, claims
+        else:
+            try:
+                socket.identity, claims = auth.check_connect(socket.auth)
+            except TokenError as exc:
+                log.info("namespace connect refused: %s", exc.reason)
+                self.state.connect_failed(socket.nsp)
+                self._refuse(socket.nsp, "unauthorized", {"reason": exc.reason})
+                return False
+            socket.claims = claims
+        exp = claims.get("exp")
+        if auth.close_at_exp and isinstance(exp, int | float):
+            socket.expires_at = trio.current_time() + (exp - auth.clock())
+            self.server.schedule(self)
+        return True
+
+    def next_deadline(self) -> float:
+        """The connect deadline, or the first token expiry among this client's sockets."""
+        deadline = self.state.next_deadline()
+        for socket in self.sockets.values():
+            deadline = min(deadline, socket.expires_at)
+        return deadline
+
+    def expire_tokens(self, now: float) -> None:
+        """Disconnect sockets whose token has expired (only with ``close_at_exp``)."""
+        for socket in list(self.sockets.values()):
+            if socket.expires_at <= now:
+                socket.send_disconnect()
+                self.socket_closed(socket, "token expired")
 
     def _forget(self, socket: Socket) -> None:
         """Undo a connection that was refused: no disconnect handler, it never connected."""

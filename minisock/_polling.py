@@ -7,7 +7,7 @@ request is never left hanging (the reference once forgot, CVE-2026-59725).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -29,9 +29,15 @@ log = logging.getLogger("minisock.polling")
 _TEXT = "text/plain; charset=UTF-8"
 
 
-async def serve_handshake(server: EngineServer, http: HttpConnection, request: Request) -> None:
+async def serve_handshake(
+    server: EngineServer,
+    http: HttpConnection,
+    request: Request,
+    identity: Any,
+    claims: dict[str, Any] | None,
+) -> None:
     """Open a polling session: the answer is the open packet alone, as in the reference."""
-    sock = server.create_session(request, Transport.POLLING)
+    sock = server.create_session(request, Transport.POLLING, identity, claims)
     body = encode_payload(sock.state.take_outbox())
     headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid)
     await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)

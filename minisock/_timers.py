@@ -52,10 +52,15 @@ class TimerHeap(Generic[T]):
         heap = self._heap
         while True:
             now = trio.current_time()
+            due: list[T] = []
             while heap and heap[0][0] <= now:
                 deadline, _, item = heapq.heappop(heap)
                 if item.timer_at == deadline:
                     item.timer_at = math.inf
+                due.append(item)
+            # Fire after popping, so an item that asks again for a time already past waits
+            # for the next round (after a checkpoint) instead of spinning here.
+            for item in due:
                 self._fire(item, now)
             with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
                 self._sleep = scope

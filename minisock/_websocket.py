@@ -18,7 +18,7 @@ sends that close frame, waits briefly for the client's, and closes TCP.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -157,14 +157,20 @@ async def _switch(
     return WebSocket(http.stream, trailing, max_message_size=server.config.max_payload)
 
 
-async def serve_new(server: EngineServer, http: HttpConnection, request: Request) -> bool:
+async def serve_new(
+    server: EngineServer,
+    http: HttpConnection,
+    request: Request,
+    identity: Any,
+    claims: dict[str, Any] | None,
+) -> bool:
     """A sid-less WebSocket: create the session on it. Returns True once the stream is ours."""
     try:
         key = _validate(request)
     except HandshakeError as exc:
         await _refuse(http, exc)
         return False
-    sock = server.create_session(request, Transport.WEBSOCKET)
+    sock = server.create_session(request, Transport.WEBSOCKET, identity, claims)
     socket = await _switch(server, http, key, sock.eio_sid)
     await _run(server, socket, sock, _Binding(probing=False), connect=True)
     return True

@@ -28,6 +28,7 @@ from minisock import _polling, _websocket
 from minisock._http import HttpConnection
 from minisock._timers import TimerHeap
 from minisock.engine_socket import EngineSocket
+from minisock.errors import TokenError
 from minisock.proto import ws_handshake
 from minisock.proto.eio import open_packet
 from minisock.proto.eio_session import (
@@ -48,6 +49,8 @@ ConnectHandler = Callable[[EngineSocket], Awaitable[None]]
 MessageHandler = Callable[[EngineSocket, str | bytes], Awaitable[None]]
 DisconnectHandler = Callable[[EngineSocket, str], Awaitable[None]]
 RouteHandler = Callable[[Request], Awaitable[Response]]
+HandshakeCheck = Callable[[Request], tuple[Any, dict[str, Any] | None]]
+"""Checks a sid-less request: returns (identity, claims) or raises TokenError (-> 401)."""
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -78,6 +81,7 @@ class EngineServer:
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
         shutdown_timeout: float = 2.0,
+        handshake_check: HandshakeCheck | None = None,
     ) -> None:
         unknown = set(transports) - {"polling", "websocket"}
         if unknown:
@@ -101,6 +105,7 @@ class EngineServer:
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.handshake_check = handshake_check
         self.sessions: dict[str, EngineSocket] = {}
         """The live sessions, by Engine.IO sid."""
         self.on_connect: ConnectHandler = _ignore
@@ -273,7 +278,13 @@ class EngineServer:
         if not self._active_transports:
             self._transports_idle.set()
 
-    def create_session(self, request: Request, transport: Transport) -> EngineSocket:
+    def create_session(
+        self,
+        request: Request,
+        transport: Transport,
+        identity: Any = None,
+        claims: dict[str, Any] | None = None,
+    ) -> EngineSocket:
         """Register a new session and queue its open packet."""
         eio_sid = secrets.token_urlsafe(16)  # 128 random bits: the sid is a bearer credential
         now = trio.current_time()
@@ -289,6 +300,7 @@ class EngineServer:
             )
         )
         sock = EngineSocket(self, state, request)
+        sock.identity, sock.claims = identity, claims
         self.sessions[eio_sid] = sock
         self.refresh(sock)
         return sock
@@ -421,9 +433,25 @@ class EngineServer:
     async def _handshake(
         self, http: HttpConnection, request: Request, verdict: EngineRequest
     ) -> bool:
+        identity: Any = None
+        claims: dict[str, Any] | None = None
+        if self.handshake_check is not None:
+            try:
+                identity, claims = self.handshake_check(request)
+            except TokenError as exc:
+                # RFC 6750 §3.1. Before any session or 101: a refused client gets nothing.
+                log.info("handshake refused: %s", exc.reason)
+                headers = [("WWW-Authenticate", 'Bearer error="invalid_token"')]
+                body = {
+                    "code": int(ErrorCode.FORBIDDEN),
+                    "message": "Unauthorized",
+                    "reason": exc.reason,
+                }
+                await http.respond_json(401, body, headers=headers + self.cors_headers(request))
+                return False
         if verdict.transport == "websocket":
-            return await _websocket.serve_new(self, http, request)
-        await _polling.serve_handshake(self, http, request)
+            return await _websocket.serve_new(self, http, request, identity, claims)
+        await _polling.serve_handshake(self, http, request, identity, claims)
         return False
 
     def cookie_headers(self, eio_sid: str) -> list[tuple[str, str]]:

@@ -33,7 +33,9 @@ class EngineSocket:
         "_reported_closed",
         "_server",
         "app",
+        "claims",
         "data",
+        "identity",
         "request",
         "state",
         "timer_at",
@@ -46,6 +48,10 @@ class EngineSocket:
         """The handshake request: headers, query and peer address."""
         self.data: dict[str, Any] = {}
         """Free space for the application (the decoded JWT user goes here, for instance)."""
+        self.identity: Any = None
+        """Who the handshake's bearer token says this is (``None`` without authentication)."""
+        self.claims: dict[str, Any] | None = None
+        """The verified claims of that token."""
         self.app: Any = None
         """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf

@@ -11,7 +11,8 @@ bytes on the wire and never crashes on them.
     │   ├── WebSocketProtocolError RFC 6455 violation (close_code 1002, 1007, 1009)
     │   └── HandshakeError         a WebSocket upgrade request we refuse (http_status)
     ├── SessionClosedError         you used a session after it closed
-    └── ConnectRefusedError        raise it in a middleware or connect handler to refuse
+    ├── ConnectRefusedError        raise it in a middleware or connect handler to refuse
+    └── TokenError                 a bearer token was missing or refused (reason: one word)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "MinisockError",
     "ProtocolError",
     "SessionClosedError",
+    "TokenError",
     "WebSocketProtocolError",
 ]
 
@@ -77,3 +79,12 @@ class ConnectRefusedError(MinisockError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class TokenError(MinisockError):
+    """A token was missing or refused. ``reason`` is one short word, safe to show clients."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

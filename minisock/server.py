@@ -24,6 +24,7 @@ import trio
 from minisock._client import Client
 from minisock._timers import TimerHeap
 from minisock.adapter import Adapter, LocalAdapter
+from minisock.auth import JWTAuth
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
 from minisock.engine_socket import EngineSocket
@@ -56,8 +57,12 @@ class Server:
         max_rooms_per_socket: int = 1000,
         max_room_name_length: int = 256,
         adapter: Callable[[Namespace], Adapter] = LocalAdapter,
+        auth: JWTAuth | None = None,
         **engine_options: Any,
     ) -> None:
+        self.auth = auth
+        if auth is not None:
+            engine_options.setdefault("handshake_check", auth.check_handshake)
         self.engine = EngineServer(path=path, **engine_options)
         self.connect_timeout = connect_timeout
         self.decoder_limits = DecoderLimits(
@@ -143,7 +148,7 @@ class Server:
         client = engine.app
         if client is None:
             client = engine.app = Client(self, engine, trio.current_time())
-            self._timers.schedule(client, client.state.next_deadline())
+            self.schedule(client)
         assert isinstance(client, Client)
         return client
 
@@ -158,7 +163,12 @@ class Server:
         if isinstance(client, Client):
             client.engine_closed(_REASONS.get(reason, reason))
 
+    def schedule(self, client: Client) -> None:
+        self._timers.schedule(client, client.next_deadline())
+
     def _on_timer(self, client: Client, now: float) -> None:
         if client.state.connect_expired(now) and not client.engine.closed:
             log.debug("no namespace joined within connectTimeout; closing")
             client.engine.close()
+        client.expire_tokens(now)
+        self.schedule(client)

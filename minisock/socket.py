@@ -11,6 +11,7 @@ right after the CONNECT acknowledgement, or dropped if the handler refuses the c
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +53,12 @@ class Socket:
         "_held",
         "_next_ack_id",
         "auth",
+        "claims",
         "client",
         "connected",
         "data",
+        "expires_at",
+        "identity",
         "namespace",
         "sid",
     )
@@ -68,6 +72,12 @@ class Socket:
         """The CONNECT payload (``auth`` in socket.io-client), ``{}`` if none was sent."""
         self.data: dict[str, Any] = {}
         """Free space for the application."""
+        self.identity: Any = None
+        """The authenticated user (the ``data`` claim by default), or ``None``."""
+        self.claims: dict[str, Any] | None = None
+        """The verified token claims behind :attr:`identity`."""
+        self.expires_at = math.inf
+        """When the token expires, on trio's clock (used only with ``close_at_exp``)."""
         self.connected = False
         self._held: list[list[WirePacket]] | None = []
         self._acks: dict[int, _AckSlot] = {}
@@ -207,11 +217,16 @@ class Socket:
         With ``close``, the whole Engine.IO session closes too.
         """
         if self.connected:
-            self._send_packet_nowait(SioPacket(SioPacketType.DISCONNECT, self.nsp))
+            self.send_disconnect()
             self.client.socket_closed(self, "server namespace disconnect")
         if close:
             self.engine.close()
         await trio.lowlevel.checkpoint()
+
+    def send_disconnect(self) -> None:
+        """Tell the client this namespace is over (it will not reconnect on its own)."""
+        if self.connected:
+            self._send_packet_nowait(SioPacket(SioPacketType.DISCONNECT, self.nsp))
 
     def release_held(self) -> None:
         """Connected: send the CONNECT ack, then what the connect handler emitted."""
@@ -226,6 +241,7 @@ class Socket:
 
     def mark_closed(self) -> None:
         """Local bookkeeping of a disconnect: fail pending calls, stop sending."""
+        self.expires_at = math.inf
         self.connected = False
         self._held = None
         for slot in self._acks.values():

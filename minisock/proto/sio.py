@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +81,8 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     """The Engine.IO message data for ``packet``: one text part, then its attachments.
 
     ``bytes`` anywhere in ``data`` become placeholders; EVENT and ACK then go out as
-    BINARY_EVENT and BINARY_ACK. The JSON is compact and keeps non-ASCII text as is, like
-    ``JSON.stringify``.
+    BINARY_EVENT and BINARY_ACK. The JSON is what ``JSON.stringify`` writes: compact,
+    non-ASCII text as is, lone surrogates escaped, and NaN or infinities as ``null``.
     """
     attachments: list[bytes] = []
 
@@ -92,17 +94,46 @@ def encode(packet: SioPacket) -> list[str | bytes]:
 
     payload = ""
     if packet.data is not None:
-        payload = json.dumps(
-            packet.data, separators=(",", ":"), ensure_ascii=False, default=placeholder
-        )
+        payload = _dumps(packet.data, placeholder, attachments)
     kind = packet.type
     head = ""
     if attachments:
-        kind = _BINARY_OF.get(kind, kind)
+        if kind not in _BINARY_OF:
+            raise ValueError(f"a {kind.name} packet cannot carry binary data")
+        kind = _BINARY_OF[kind]
         head = f"{len(attachments)}-"
     nsp = f"{packet.nsp}," if packet.nsp != "/" else ""
     ack = str(packet.id) if packet.id is not None else ""
     return [f"{int(kind)}{head}{nsp}{ack}{payload}", *attachments]
+
+
+def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
+    try:
+        text = json.dumps(
+            data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
+        )
+    except ValueError:
+        # NaN or an infinity somewhere: JSON.stringify writes null. Rare, so walk only now.
+        attachments.clear()
+        return _dumps(_finite(data), default, attachments)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate cannot be sent as UTF-8; JSON.stringify escapes it.
+            attachments.clear()
+            text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
+    return text
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------------------------- decoding
@@ -148,7 +179,10 @@ class Decoder:
             return None
         packet, buffers = self._pending, self._buffers
         self._pending, self._expected, self._buffers = None, 0, []
-        packet.data = _reconstruct(packet.data, buffers)
+        try:
+            packet.data = _reconstruct(packet.data, buffers)
+        except RecursionError:
+            raise _fail("payload nested too deeply") from None
         return packet
 
 
@@ -197,26 +231,35 @@ def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
     if i < end:
         raw = text[i:]
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
         if raw.count("[") + raw.count("{") > limits.max_depth and _depth(data) > limits.max_depth:
             raise _fail("payload nested too deeply")
-    _check_payload(kind, data, ack_id, attachments, limits)
-    if attachments:
-        kind = _PLAIN_OF[kind]
+    _check_payload(kind, data, i < end, ack_id, attachments, limits)
+    kind = _PLAIN_OF.get(kind, kind)  # a binary packet decodes to EVENT/ACK, even with 0
     return SioPacket(kind, nsp, data, ack_id), attachments
 
 
+def _refuse_constant(name: str) -> Any:
+    # JSON has no NaN or Infinity; Python's json module accepts them unless told not to.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _check_payload(
-    kind: SioPacketType, data: Any, ack_id: int | None, attachments: int, limits: DecoderLimits
+    kind: SioPacketType,
+    data: Any,
+    has_payload: bool,
+    ack_id: int | None,
+    attachments: int,
+    limits: DecoderLimits,
 ) -> None:
     """The reference's ``isPayloadValid``, made stricter where the issue asks."""
     if kind is SioPacketType.CONNECT:
-        if data is not None and not isinstance(data, dict):
+        if has_payload and not isinstance(data, dict):
             raise _fail("invalid payload: CONNECT payload must be an object")
     elif kind is SioPacketType.DISCONNECT:
-        if data is not None:
+        if has_payload:
             raise _fail("invalid payload: DISCONNECT carries no payload")
     elif kind is SioPacketType.CONNECT_ERROR:
         raise _fail("invalid packet: CONNECT_ERROR is sent by servers only")

@@ -60,6 +60,12 @@ class SioSession:
         return self._connect_deadline if self._connect_deadline is not None else math.inf
 
     def connect_expired(self, now: float) -> bool:
-        """Whether the connect deadline has passed with no namespace joined."""
+        """Whether the connect deadline has passed with no namespace joined.
+
+        Answers true once: the deadline is consumed, so the timer does not fire again.
+        """
         deadline = self._connect_deadline
-        return deadline is not None and now >= deadline and not self.connected
+        if deadline is None or now < deadline:
+            return False
+        self._connect_deadline = None
+        return not self.connected
