@@ -1,0 +1,157 @@
+"""The Socket.IO guide "How to use with JSON Web Tokens", in Python on minisock.
+
+    python examples/jwt_app.py --port 3000 [--connect-auth]
+
+- ``POST /login`` with ``{"username": "john", "password": "changeit"}`` returns ``{"token"}``:
+  HS256, issuer ``accounts.examplesoft.com``, audience ``yoursite.net``, valid for an hour.
+  (``jane``/``changeit`` is a second user, so there is someone else to notify.)
+- ``GET /self`` with ``Authorization: Bearer <token>`` returns the user; 401 otherwise.
+- ``/socket.io/``: the first request of a session (no sid) must carry the bearer token, as in
+  the guide. With ``--connect-auth`` a browser may instead send it in the CONNECT payload
+  (``io({auth: {token}})``), which is the only way for a websocket-only browser client.
+- ``GET /`` serves a page that logs in and talks to the server.
+
+The secret is the guide's demo value, ``Mys3cr3t``: far too short for anything real. Pass
+``--secret`` (or set ``MINISOCK_JWT_SECRET``) with 32+ random bytes outside a demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jwt
+import trio
+
+from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, TokenError
+from minisock.auth import bearer_token
+
+log = logging.getLogger("jwt_app")
+
+ISSUER = "accounts.examplesoft.com"
+AUDIENCE = "yoursite.net"
+DEMO_SECRET = "Mys3cr3t"
+TOKEN_LIFETIME = 3600
+USERS = {
+    "john": ("changeit", {"id": 1, "username": "john"}),
+    "jane": ("changeit", {"id": 2, "username": "jane"}),
+}
+HERE = Path(__file__).parent
+PAGE = HERE / "jwt_app.html"
+CLIENT_BUNDLE = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+
+def issue_token(secret: str, user: dict[str, Any], now: float) -> str:
+    claims = {"data": user, "iss": ISSUER, "aud": AUDIENCE, "iat": int(now)}
+    claims["exp"] = int(now) + TOKEN_LIFETIME
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the guide's short demo secret; see the docstring
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def build_app(
+    *,
+    secret: str = DEMO_SECRET,
+    connect_auth: bool = False,
+    ping_interval_ms: int = 25000,
+    ping_timeout_ms: int = 20000,
+) -> Server:
+    auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE), connect_auth=connect_auth)
+    sio = Server(
+        auth=auth, ping_interval=ping_interval_ms / 1000, ping_timeout=ping_timeout_ms / 1000
+    )
+
+    @sio.route("GET", "/")
+    async def page(request: Request) -> Response:
+        return Response.text(PAGE.read_text("utf-8"), content_type="text/html")
+
+    @sio.route("GET", "/socket.io.min.js")
+    async def client_bundle(request: Request) -> Response:
+        if not CLIENT_BUNDLE.exists():
+            return Response.text("run `make demo` (npm ci in examples/)", status=404)
+        body = CLIENT_BUNDLE.read_bytes()
+        return Response(200, [("Content-Type", "text/javascript; charset=utf-8")], body)
+
+    @sio.route("POST", "/login")
+    async def login(request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return Response.json({"error": "the body must be JSON"}, 400)
+        if not isinstance(body, dict):
+            return Response.json({"error": "the body must be a JSON object"}, 400)
+        entry = USERS.get(str(body.get("username")))
+        if entry is None or body.get("password") != entry[0]:
+            return Response.json({"error": "invalid credentials"}, 401)
+        return Response.json({"token": issue_token(secret, entry[1], time.time())})
+
+    @sio.route("GET", "/self")
+    async def whoami(request: Request) -> Response:
+        try:
+            token = bearer_token(request.header("authorization"))
+            claims = auth.verify(token)
+        except TokenError as exc:
+            response = Response.json({"error": "unauthorized", "reason": exc.reason}, 401)
+            response.headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
+            return response
+        return Response.json(auth.identity(claims))
+
+    @sio.on("connect")
+    async def connect(socket: Socket, payload: dict[str, Any]) -> None:
+        user = socket.identity
+        socket.join(f"user:{user['id']}")
+        await socket.emit("hello", {"id": user["id"], "username": user["username"]})
+
+    @sio.on("echo")
+    async def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    @sio.on("notify-user")
+    async def notify_user(socket: Socket, body: dict[str, Any]) -> dict[str, Any]:
+        await sio.to(f"user:{body['userId']}").emit("notification", body["message"])
+        return {"ok": True}
+
+    @sio.on("is-online")
+    async def is_online(socket: Socket, user_id: int) -> dict[str, Any]:
+        return {"online": await sio.to(f"user:{user_id}").has_members()}
+
+    @sio.on("ask-me")
+    async def ask_me(socket: Socket, payload: Any) -> None:
+        answer: Any = {"error": "no ack"}
+        with trio.move_on_after(2):
+            answer = await socket.call("question", payload)
+        await socket.emit("answer", answer)
+
+    return sio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--ping-interval", type=int, default=25000, help="milliseconds")
+    parser.add_argument("--ping-timeout", type=int, default=20000, help="milliseconds")
+    parser.add_argument("--connect-auth", action="store_true", help="accept CONNECT auth tokens")
+    parser.add_argument("--secret", default=os.environ.get("MINISOCK_JWT_SECRET", DEMO_SECRET))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sio = build_app(
+        secret=args.secret,
+        connect_auth=args.connect_auth,
+        ping_interval_ms=args.ping_interval,
+        ping_timeout_ms=args.ping_timeout,
+    )
+    log.info("JWT demo on http://%s:%d/ (log in as john / changeit)", args.host, args.port)
+    try:
+        trio.run(sio.serve, args.host, args.port)
+    except KeyboardInterrupt:
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()
