@@ -12,7 +12,7 @@ import logging
 
 import trio
 
-from minisock import EngineServer, EngineSocket
+from minisock import EngineServer, EngineSocket, trace
 
 log = logging.getLogger("engineio_echo")
 
@@ -40,8 +40,11 @@ def main() -> None:
     parser.add_argument("--ping-interval", type=int, default=25000, help="milliseconds")
     parser.add_argument("--ping-timeout", type=int, default=20000, help="milliseconds")
     parser.add_argument("--max-payload", type=int, default=1_000_000, help="bytes")
+    parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.trace:
+        trace.enable()
     server = build_server(
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,

@@ -28,7 +28,7 @@ from typing import Any
 import jwt
 import trio
 
-from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, TokenError
+from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, TokenError, trace
 from minisock.auth import bearer_token
 
 log = logging.getLogger("jwt_app")
@@ -138,8 +138,11 @@ def main() -> None:
     parser.add_argument("--ping-timeout", type=int, default=20000, help="milliseconds")
     parser.add_argument("--connect-auth", action="store_true", help="accept CONNECT auth tokens")
     parser.add_argument("--secret", default=os.environ.get("MINISOCK_JWT_SECRET", DEMO_SECRET))
+    parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.trace:
+        trace.enable()
     sio = build_app(
         secret=args.secret,
         connect_auth=args.connect_auth,

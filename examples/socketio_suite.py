@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from minisock import Server, Socket
+from minisock import Server, Socket, trace
 
 log = logging.getLogger("socketio_suite")
 
@@ -54,8 +54,11 @@ def main() -> None:
     parser.add_argument("--ping-interval", type=int, default=300, help="milliseconds")
     parser.add_argument("--ping-timeout", type=int, default=200, help="milliseconds")
     parser.add_argument("--connect-timeout", type=int, default=1000, help="milliseconds")
+    parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.trace:
+        trace.enable()
     sio = build_server(
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock import trace
 from minisock._http import BodyTooLargeError, HttpConnection
 from minisock.errors import EngineProtocolError
 from minisock.proto.eio import RECORD_SEPARATOR, decode_packet, encode_payload
@@ -39,6 +40,8 @@ async def serve_handshake(
     """Open a polling session: the answer is the open packet alone, as in the reference."""
     sock = server.create_session(request, Transport.POLLING, identity, claims)
     body = encode_payload(sock.state.take_outbox())
+    if trace.enabled():
+        trace.payload(trace.S2C, sock.eio_sid, body)
     headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid)
     await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
     await server.call_connect(sock)
@@ -63,6 +66,8 @@ async def serve_get(
         server.refresh(sock)
         if body is None:
             raise trio.BrokenResourceError("client abandoned its poll")
+        if trace.enabled():
+            trace.payload(trace.S2C, sock.eio_sid, body)
         await http.respond(
             200, body.encode("utf-8"), content_type=_TEXT, headers=server.cors_headers(request)
         )
@@ -147,6 +152,8 @@ async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes
     except UnicodeDecodeError:
         state.fail(CloseReason.PARSE_ERROR)
         return "Payload is not valid UTF-8"
+    if trace.enabled():
+        trace.payload(trace.C2S, sock.eio_sid, text)
     for record in text.split(RECORD_SEPARATOR):
         try:
             packet = decode_packet(record)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock import trace
 from minisock._http import HttpConnection
 from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtocolError
 from minisock.proto import ws, ws_handshake
@@ -45,7 +46,7 @@ _CLOSE_WAIT = 1.0
 class WebSocket:
     """RFC 6455 on a trio stream: the pure parser for reading, a lock for writing."""
 
-    __slots__ = ("_lock", "close_received", "close_sent", "parser", "stream")
+    __slots__ = ("_lock", "close_received", "close_sent", "eio_sid", "parser", "stream")
 
     def __init__(self, stream: trio.abc.Stream, trailing: bytes, *, max_message_size: int) -> None:
         self.stream = stream
@@ -53,6 +54,7 @@ class WebSocket:
         if trailing:
             self.parser.receive_data(trailing)
         self._lock = trio.StrictFIFOLock()
+        self.eio_sid: str | None = None
         self.close_sent = False
         self.close_received = False
 
@@ -75,6 +77,8 @@ class WebSocket:
             data = await self.stream.receive_some(_READ_SIZE)
             if not data:
                 return None
+            if trace.enabled():
+                trace.raw_bytes(trace.C2S, self.eio_sid, bytes(data), "frame bytes, masked")
             parser.receive_data(bytes(data))
 
     async def send(self, data: bytes) -> None:
@@ -88,6 +92,8 @@ class WebSocket:
             try:
                 if not self.close_sent:
                     self.close_sent = True
+                    if trace.enabled():
+                        trace.emit(trace.S2C, "websocket", self.eio_sid, f"close {code}", reason)
                     await self.send(ws.encode_close(code, reason))
                 while not self.close_received:
                     events = await self.receive()
@@ -172,6 +178,7 @@ async def serve_new(
         return False
     sock = server.create_session(request, Transport.WEBSOCKET, identity, claims)
     socket = await _switch(server, http, key, sock.eio_sid)
+    socket.eio_sid = sock.eio_sid
     await _run(server, socket, sock, _Binding(probing=False), connect=True)
     return True
 
@@ -186,6 +193,7 @@ async def serve_upgrade(
         await _refuse(http, exc)
         return False
     socket = await _switch(server, http, key, None)
+    socket.eio_sid = sock.eio_sid
     try:
         sock.state.upgrade_begin(trio.current_time())
     except UpgradeRefusedError as exc:
@@ -229,7 +237,11 @@ async def _write_loop(
         if not binding.probing and state.outbox:
             wires = state.take_outbox()
             sock.wake()  # senders waiting for room
-            await socket.send(b"".join([_frame(w) for w in wires]))
+            frames = [_frame(w) for w in wires]
+            if trace.enabled():
+                for wire, data in zip(wires, frames, strict=True):
+                    trace.frame(trace.S2C, sock.eio_sid, ws.frame_head(data), wire)
+            await socket.send(b"".join(frames))
             continue
         if not state.is_open:
             going_away = state.close_reason == CloseReason.SERVER_SHUTTING_DOWN
@@ -274,6 +286,8 @@ async def _read_loop(
             kind = type(event)
             if kind is ws.TextMessage or kind is ws.BinaryMessage:
                 assert isinstance(event, ws.TextMessage | ws.BinaryMessage)
+                if trace.enabled():
+                    trace.packets(trace.C2S, "websocket", sock.eio_sid, [event.data])
                 try:
                     packet = decode_packet(event.data)
                 except EngineProtocolError as exc:
@@ -285,6 +299,8 @@ async def _read_loop(
                 if binding.probing:
                     outcome, reply = state.upgrade_receive(packet)
                     if reply is not None:
+                        if trace.enabled():
+                            trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
                         await socket.send(_frame(reply))
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False

@@ -16,6 +16,7 @@ are answered.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,7 +25,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import trio
 
-from minisock import _polling, _websocket
+from minisock import _polling, _websocket, trace
 from minisock._http import HttpConnection
 from minisock._timers import TimerHeap
 from minisock.engine_socket import EngineSocket
@@ -392,9 +393,23 @@ class EngineServer:
 
     async def reject(self, http: HttpConnection, request: Request, reject: Reject) -> None:
         body = {"code": int(reject.code), "message": reject.message}
+        if trace.enabled():
+            text = f"{reject.status} {json.dumps(body)}"
+            trace.emit(trace.S2C, "http", request.query.get("sid"), text, "refused")
         await http.respond_json(reject.status, body, headers=self.cors_headers(request))
 
     async def _dispatch_engine(self, http: HttpConnection, request: Request) -> bool:
+        if trace.enabled():
+            upgrade = (
+                " (Upgrade: websocket)" if ws_handshake.is_upgrade_request(request.headers) else ""
+            )
+            trace.emit(
+                trace.C2S,
+                "http",
+                request.query.get("sid"),
+                f"{request.method} {request.target}{upgrade}",
+                "HTTP request",
+            )
         if request.method == "OPTIONS" and self.cors_headers(request):
             await _polling.answer_preflight(self, http, request)
             return False

@@ -55,6 +55,7 @@ __all__ = [
     "encode_ping",
     "encode_pong",
     "encode_text",
+    "frame_head",
     "is_valid_close_code",
     "mask_bytes",
 ]
@@ -417,6 +418,15 @@ def _frame_head(b0: int, mask_bit: int, length: int) -> bytes:
     if length < 0x10000:
         return struct.pack("!BBH", b0, mask_bit | 126, length)
     return struct.pack("!BBQ", b0, mask_bit | 127, length)
+
+
+def frame_head(frame: bytes) -> bytes:
+    """The header of an encoded frame: 2, 4 or 10 bytes, plus the mask key if masked."""
+    length = frame[1] & 0x7F
+    size = 2 if length < 126 else 4 if length == 126 else 10
+    if frame[1] & 0x80:
+        size += 4
+    return frame[:size]
 
 
 def encode_frame(opcode: Opcode, payload: bytes, *, fin: bool = True) -> bytes:

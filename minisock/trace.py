@@ -1,0 +1,200 @@
+"""The wire tracer: every packet minisock sends and receives, on the ``minisock.wire`` logger.
+
+Switch it on with ``logging.getLogger("minisock.wire").setLevel(logging.DEBUG)`` (plus a
+handler), ``--trace`` on the examples, or ``python -m minisock trace SCRIPT [ARGS]``. Each
+entry says::
+
+    C→S websocket #1  81 85 …  4hello        message "hello"
+    ^dir ^transport ^session ^raw            ^meaning
+
+and carries the same fields as ``record.wire`` (a :class:`WireEntry`) for programs such as
+the generator of PROTOCOL.md's transcripts.
+
+Tokens are always redacted. Engine.IO sids are bearer credentials, so by default they are
+replaced by an alias (``#1``, ``#2``, …) everywhere they appear; ``configure(show_sids=True)``
+shows them. When the logger is off, tracing costs one level check per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from minisock.proto.eio import PacketType
+from minisock.proto.sio import SioPacketType
+
+__all__ = ["WireEntry", "configure", "describe_eio", "enabled", "wire_log"]
+
+wire_log = logging.getLogger("minisock.wire")
+
+C2S = "C→S"
+S2C = "S→C"
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_TOKEN_FIELD = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_AUTH_HEADER = re.compile(r"(?im)^(authorization:\s*)(.*)$")
+_MAX_ALIASES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class WireEntry:
+    """One traced item: a packet, a WebSocket frame, or an HTTP message head."""
+
+    direction: str
+    transport: str
+    session: str
+    raw: str
+    meaning: str
+
+
+class _Settings:
+    show_sids = False
+    aliases: dict[str, str] = {}  # noqa: RUF012 - module-level singleton state
+
+
+def configure(*, show_sids: bool = False) -> None:
+    """Choose whether traced lines show real Engine.IO sids (default: aliases)."""
+    _Settings.show_sids = show_sids
+
+
+def enabled() -> bool:
+    return wire_log.isEnabledFor(logging.DEBUG)
+
+
+def session_label(eio_sid: str | None) -> str:
+    if eio_sid is None:
+        return "-"
+    if _Settings.show_sids:
+        return eio_sid
+    aliases = _Settings.aliases
+    alias = aliases.get(eio_sid)
+    if alias is None:
+        if len(aliases) >= _MAX_ALIASES:
+            aliases.clear()
+        alias = aliases[eio_sid] = f"#{len(aliases) + 1}"
+    return alias
+
+
+def redact(text: str, eio_sid: str | None = None) -> str:
+    """Hide tokens, and (unless configured otherwise) the session's sid, in ``text``."""
+    text = _AUTH_HEADER.sub(r"\1<redacted>", text)
+    text = _TOKEN_FIELD.sub(r'\1"<redacted>"', text)
+    text = _JWT.sub("<jwt redacted>", text)
+    if eio_sid and not _Settings.show_sids and eio_sid in text:
+        text = text.replace(eio_sid, f"<sid{session_label(eio_sid)}>")
+    return text
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def describe_sio(text: str) -> str:
+    """A Socket.IO packet in words, without decoding it for real (no state needed)."""
+    if not text or not "0" <= text[0] <= "6":
+        return "not a Socket.IO packet"
+    name = SioPacketType(int(text[0])).name
+    rest = text[1:]
+    attachments = ""
+    if name.startswith("BINARY") and "-" in rest:
+        count, rest = rest.split("-", 1)
+        attachments = f", {count} attachment(s)"
+    nsp = "/"
+    if rest.startswith("/"):
+        nsp, _, rest = rest.partition(",")
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    ack = f", ack id {rest[:digits]}" if digits else ""
+    payload = f" {rest[digits:]}" if rest[digits:] else ""
+    return f"Socket.IO {name} {nsp}{ack}{attachments}{_short(payload)}"
+
+
+def describe_eio(wire: str | bytes) -> str:
+    """An Engine.IO wire packet in words."""
+    if isinstance(wire, bytes):
+        return f"message, binary ({len(wire)} bytes)"
+    if not wire:
+        return "empty packet (invalid)"
+    head, data = wire[0], wire[1:]
+    if head == "b":
+        return "message, binary as base64"
+    if not "0" <= head <= "6":
+        return "invalid packet"
+    kind = PacketType(int(head))
+    if kind is PacketType.MESSAGE:
+        inner = describe_sio(data)
+        return f"message {json.dumps(data, ensure_ascii=False)}" + (
+            f" = {inner}" if not inner.startswith("not") else ""
+        )
+    if kind is PacketType.OPEN:
+        return "open (handshake)"
+    return kind.name.lower() + (f" {data!r}" if data else "")
+
+
+def raw_form(wire: str | bytes) -> str:
+    """Text as is (the record separator shown as ``\\x1e``); binary as hex."""
+    if isinstance(wire, bytes):
+        return wire.hex(" ")
+    return wire.replace("\x1e", "\\x1e")
+
+
+def emit(direction: str, transport: str, eio_sid: str | None, raw: str, meaning: str) -> None:
+    """Log one entry (call only when :func:`enabled`)."""
+    entry = WireEntry(
+        direction,
+        transport,
+        session_label(eio_sid),
+        redact(raw, eio_sid),
+        redact(meaning, eio_sid),
+    )
+    wire_log.debug(
+        "%s %-9s %-4s %s    %s",
+        entry.direction,
+        entry.transport,
+        entry.session,
+        _short(entry.raw, 200),
+        entry.meaning,
+        extra={"wire": entry},
+    )
+
+
+def packets(direction: str, transport: str, eio_sid: str | None, wires: list[str | bytes]) -> None:
+    """One entry per Engine.IO packet."""
+    for wire in wires:
+        emit(direction, transport, eio_sid, raw_form(wire), describe_eio(wire))
+
+
+def payload(direction: str, eio_sid: str | None, body: str) -> None:
+    """A long-polling body: the whole body, then each of its packets."""
+    records = body.split("\x1e")
+    if len(records) > 1:
+        emit(direction, "polling", eio_sid, raw_form(body), f"payload of {len(records)} packets")
+    packets(direction, "polling", eio_sid, list(records))
+
+
+def frame(direction: str, eio_sid: str | None, head: bytes, wire: str | bytes) -> None:
+    """A WebSocket frame: its header bytes in hex, then the packet it carries."""
+    emit(
+        direction,
+        "websocket",
+        eio_sid,
+        f"[{head.hex(' ')}] {raw_form(wire)}",
+        describe_eio(wire),
+    )
+
+
+def raw_bytes(direction: str, eio_sid: str | None, data: bytes, meaning: str) -> None:
+    """Bytes as they crossed the socket (the first 64, in hex)."""
+    shown = data[:64].hex(" ") + (f" … ({len(data)} bytes)" if len(data) > 64 else "")
+    emit(direction, "websocket", eio_sid, shown, meaning)
+
+
+def enable(*, show_sids: bool = False) -> None:
+    """Print the wire trace on stderr (what ``--trace`` and ``python -m minisock trace`` do)."""
+    configure(show_sids=show_sids)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    wire_log.addHandler(handler)
+    wire_log.setLevel(logging.DEBUG)
+    wire_log.propagate = False
