@@ -114,6 +114,7 @@ class EngineServer:
         self.on_disconnect: DisconnectHandler = _ignore
         self._routes: dict[tuple[str, str], RouteHandler] = {}
         self._background: list[Callable[[], Awaitable[None]]] = []
+        self._mounted: list[EngineServer] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
@@ -194,10 +195,11 @@ class EngineServer:
         # Shielded, so that an outside cancellation first runs the graceful shutdown above.
         with trio.CancelScope(shield=True) as scope:
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                nursery.start_soon(self._timers.run)
-                for background in self._background:
-                    nursery.start_soon(background)
+                for engine in (self, *self._mounted):
+                    engine._nursery = nursery
+                    nursery.start_soon(engine._timers.run)
+                    for background in engine._background:
+                        nursery.start_soon(background)
                 if listeners:
                     nursery.start_soon(
                         partial(
@@ -214,15 +216,17 @@ class EngineServer:
         self._stop.set()
 
     async def _graceful_shutdown(self) -> None:
-        self._shutting_down = True
         now = trio.current_time()
-        for sock in list(self.sessions.values()):
-            sock.state.close(CloseReason.SERVER_SHUTTING_DOWN, now, linger=False)
-            self.refresh(sock)
+        for engine in (self, *self._mounted):
+            engine._shutting_down = True
+            for sock in list(engine.sessions.values()):
+                sock.state.close(CloseReason.SERVER_SHUTTING_DOWN, now, linger=False)
+                engine.refresh(sock)
         with trio.move_on_after(self.shutdown_timeout):
-            while self._active_transports:
-                self._transports_idle = trio.Event()
-                await self._transports_idle.wait()
+            for engine in (self, *self._mounted):
+                while engine._active_transports:
+                    engine._transports_idle = trio.Event()
+                    await engine._transports_idle.wait()
             await trio.sleep(0)  # let disconnect handlers start
 
     # ------------------------------------------------------------------ sessions
@@ -242,6 +246,16 @@ class EngineServer:
         """Close ``sock`` at once, dropping its queue; the client gets ``1`` or a close frame."""
         if sock.state.fail(reason):
             self.refresh(sock)
+
+    def mount(self, other: EngineServer) -> None:
+        """Serve ``other`` (an engine on another path) on this server's connections.
+
+        Its sessions, timers and background tasks live and stop with this server, so one
+        port can carry ``/socket.io/`` and a plain ``/engine.io/`` side by side.
+        """
+        if other.path == self.path or any(m.path == other.path for m in self._mounted):
+            raise ValueError(f"an engine already serves {other.path}")
+        self._mounted.append(other)
 
     def run_in_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn()`` for as long as the server runs (the layer above uses this)."""
@@ -361,8 +375,9 @@ class EngineServer:
 
     async def _dispatch(self, http: HttpConnection, request: Request) -> bool:
         """Answer one request; returns ``True`` when a WebSocket took over the stream."""
-        if request.path in (self.path, self.path[:-1]):
-            return await self._dispatch_engine(http, request)
+        for engine in (self, *self._mounted):
+            if request.path in (engine.path, engine.path[:-1]):
+                return await engine._dispatch_engine(http, request)
         route = self._routes.get((request.method, request.path))
         if route is None:
             await http.respond_json(404, {"code": 404, "message": "Not found"})

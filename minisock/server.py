@@ -114,6 +114,10 @@ class Server:
     async def emit(self, event: str, *args: Any) -> None:
         await self.sockets.emit(event, *args)
 
+    def mount(self, engine: EngineServer) -> None:
+        """Also serve a plain Engine.IO server (on its own path) on this server's port."""
+        self.engine.mount(engine)
+
     def route(self, method: str, path: str) -> Callable[[RouteHandler], RouteHandler]:
         """A plain HTTP route served beside ``/socket.io/`` (see :meth:`EngineServer.route`)."""
         return self.engine.route(method, path)
