@@ -49,12 +49,17 @@ class HttpConnection:
         *,
         peer: tuple[str, int] | None,
         max_head_size: int = 16384,
+        max_url_length: int = 8192,
+        max_headers: int = 100,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
     ) -> None:
         self.stream = stream
         self.peer = peer
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_size)
+        self.max_head_size = max_head_size
+        self.max_url_length = max_url_length
+        self.max_headers = max_headers
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
         self.detached = False
@@ -63,6 +68,7 @@ class HttpConnection:
     # ------------------------------------------------------------------ reading
 
     async def _next_event(self, timeout: float) -> Any:
+        """The next h11 event; ``timeout`` bounds each wait for data (an idle timeout)."""
         while True:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
@@ -77,16 +83,22 @@ class HttpConnection:
     async def next_request(self) -> Request | None:
         """The next request's head, or ``None`` when the connection is over.
 
-        Malformed heads are answered (400, or h11's hint such as 431) and end the connection.
+        The whole head must arrive within ``head_timeout`` (a trickled head is slowloris).
+        Malformed or oversized heads are answered (400, 414, 431, 505) and end the connection.
         """
         try:
-            event = await self._next_event(self.head_timeout)
+            with trio.fail_after(self.head_timeout):
+                event = await self._next_event(self.head_timeout)
         except (_PeerGone, trio.TooSlowError):
             return None
         except h11.RemoteProtocolError as exc:
             await self._answer_framing_error(exc.error_status_hint, str(exc))
             return None
         if not isinstance(event, h11.Request):
+            return None
+        refusal = self._check_head(event)
+        if refusal is not None:
+            await self._answer_framing_error(*refusal)
             return None
         return Request(
             method=event.method.decode("ascii", "replace"),
@@ -95,6 +107,24 @@ class HttpConnection:
             peer=self.peer,
             http_version=event.http_version.decode("ascii", "replace"),
         )
+
+    def _check_head(self, event: h11.Request) -> tuple[int, str] | None:
+        """minisock's own limits on top of h11's (which bounds only *incomplete* heads)."""
+        if event.http_version not in (b"1.0", b"1.1"):
+            return 505, "HTTP version not supported"
+        if len(event.target) > self.max_url_length:
+            return 414, f"URL over {self.max_url_length} bytes"
+        if len(event.headers) > self.max_headers:
+            return 431, f"more than {self.max_headers} header fields"
+        size = len(event.method) + len(event.target) + 14
+        size += sum(len(name) + len(value) + 4 for name, value in event.headers)
+        if size > self.max_head_size:
+            return 431, f"request head over {self.max_head_size} bytes"
+        names = {name for name, _ in event.headers}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            # RFC 9112 §6.3: a smuggling shape; refuse and close rather than guess.
+            return 400, "Content-Length together with Transfer-Encoding"
+        return None
 
     async def read_body(self, limit: int) -> bytes:
         """The whole request body; :class:`BodyTooLargeError` as soon as it passes ``limit``."""
@@ -213,7 +243,8 @@ class HttpConnection:
             return
         log.debug("refusing malformed HTTP request: %s", reason)
         try:
-            await self.respond_json(status, {"code": 3, "message": reason[:200]}, close=True)
+            body = {"code": 3, "message": reason[:200]}
+            await self.respond_json(status, body, close=True)
         except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
             pass
 

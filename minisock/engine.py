@@ -79,6 +79,10 @@ class EngineServer:
         cookie: str | None = None,
         cookie_path: str = "/",
         max_head_size: int = 16384,
+        max_url_length: int = 8192,
+        max_headers: int = 100,
+        max_connections: int = 10000,
+        max_sessions: int = 10000,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
         shutdown_timeout: float = 2.0,
@@ -103,6 +107,12 @@ class EngineServer:
         self.cookie = cookie
         self.cookie_path = cookie_path
         self.max_head_size = max_head_size
+        self.max_url_length = max_url_length
+        self.max_headers = max_headers
+        self.max_connections = max_connections
+        self.max_sessions = max_sessions
+        self.connections = 0
+        """Open TCP connections right now (HTTP and WebSocket)."""
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
         self.shutdown_timeout = shutdown_timeout
@@ -355,13 +365,20 @@ class EngineServer:
             stream,
             peer=peer,
             max_head_size=self.max_head_size,
+            max_url_length=self.max_url_length,
+            max_headers=self.max_headers,
             head_timeout=self.head_timeout,
             body_timeout=self.body_timeout,
         )
+        self.connections += 1
         try:
             while True:
                 request = await http.next_request()
                 if request is None:
+                    break
+                if self.connections > self.max_connections:
+                    body = {"code": 3, "message": "Too many connections"}
+                    await http.respond_json(503, body, close=True)
                     break
                 if await self._dispatch(http, request):
                     return  # a WebSocket took the stream over and closed it
@@ -370,6 +387,7 @@ class EngineServer:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
+            self.connections -= 1
             if not http.detached:
                 await http.aclose()
 
@@ -463,6 +481,9 @@ class EngineServer:
     async def _handshake(
         self, http: HttpConnection, request: Request, verdict: EngineRequest
     ) -> bool:
+        if len(self.sessions) >= self.max_sessions:
+            await http.respond_json(503, {"code": 3, "message": "Too many sessions"})
+            return False
         identity: Any = None
         claims: dict[str, Any] | None = None
         if self.handshake_check is not None:
