@@ -17,6 +17,7 @@ read the clock on its own, and would accept ``"exp": "1799999999"`` (a string).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,9 +117,10 @@ class JWTVerifier:
     def _check_times(self, claims: dict[str, Any], now: float) -> None:
         for name in ("exp", "nbf", "iat"):
             value = claims.get(name)
-            # RFC 7519 §2 NumericDate: a JSON number. Not a string, not a boolean.
-            if name in claims and (type(value) not in (int, float)):
-                raise TokenError("malformed", f"'{name}' is not a number")
+            # RFC 7519 §2 NumericDate: a JSON number. Not a string, not a boolean, and not
+            # NaN or Infinity (PyJWT's JSON parser accepts them; NaN would never expire).
+            if name in claims and (type(value) not in (int, float) or not math.isfinite(value)):
+                raise TokenError("malformed", f"'{name}' is not a finite number")
         exp = claims.get("exp")
         if exp is not None and now >= exp + self.leeway:
             raise TokenError("expired")
