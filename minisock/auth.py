@@ -132,6 +132,13 @@ class JWTVerifier:
             raise TokenError("not_yet_valid", "issued in the future")
 
 
+def _is_numeric_date(value: object) -> bool:
+    """RFC 7519 §2 NumericDate: an int or a finite float (bool is an int subclass: no)."""
+    if type(value) is int:
+        return True
+    return type(value) is float and math.isfinite(value)
+
+
 def _data_claim(claims: dict[str, Any]) -> Any:
     return claims.get("data")
 
