@@ -119,7 +119,7 @@ class JWTVerifier:
             value = claims.get(name)
             # RFC 7519 §2 NumericDate: a JSON number. Not a string, not a boolean, and not
             # NaN or Infinity (PyJWT's JSON parser accepts them; NaN would never expire).
-            if name in claims and (type(value) not in (int, float) or not math.isfinite(value)):
+            if name in claims and not _is_numeric_date(value):
                 raise TokenError("malformed", f"'{name}' is not a finite number")
         exp = claims.get("exp")
         if exp is not None and now >= exp + self.leeway:
