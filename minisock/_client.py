@@ -131,6 +131,8 @@ class Client:
                 await middleware(socket, socket.auth)
             namespace.add(socket)
             self.sockets[nsp_name] = socket
+            if socket.expires_at < self.timer_at:
+                self.server.schedule(self)  # its token's expiry
             if namespace.connect_handler is not None:
                 await namespace.connect_handler(socket, socket.auth)
         except ConnectRefusedError as exc:
@@ -167,7 +169,6 @@ class Client:
         exp = claims.get("exp")
         if auth.close_at_exp and isinstance(exp, int | float):
             socket.expires_at = trio.current_time() + (exp - auth.clock())
-            self.server.schedule(self)
         return True
 
     def next_deadline(self) -> float:
