@@ -71,7 +71,10 @@ class Client:
             self.state.check(packet)
         except SocketIOProtocolError as exc:
             log.info("closing a connection: %s", exc.message)
-            self.close_engine("parse error")
+            # A packet that does not decode is a parse error; a valid packet at the wrong
+            # time ("invalid state") is what the reference calls a forced server close.
+            invalid_state = exc.message.startswith("invalid state")
+            self.close_engine("forced server close" if invalid_state else "parse error")
             return
         kind = packet.type
         if kind is SioPacketType.EVENT:
@@ -126,6 +129,7 @@ class Client:
         socket = Socket(namespace, self, auth)
         if self.server.auth is not None and not self._authenticate(socket):
             return
+        refusal: tuple[str, Any] | None = None
         try:
             for middleware in namespace.middlewares:
                 await middleware(socket, socket.auth)
@@ -136,18 +140,33 @@ class Client:
             if namespace.connect_handler is not None:
                 await namespace.connect_handler(socket, socket.auth)
         except ConnectRefusedError as exc:
-            self._forget(socket)
-            self._refuse(nsp_name, exc.message, exc.data)
-            return
+            refusal = (exc.message, exc.data)
         except Exception:
             log.exception("connect handler or middleware failed")
-            self._forget(socket)
-            self._refuse(nsp_name, "Internal server error", None)
+            refusal = ("Internal server error", None)
+        if refusal is not None:
+            if socket.connected:
+                # call() already committed the connection: too late to refuse, so disconnect.
+                socket.send_disconnect()
+                self.socket_closed(socket, "server namespace disconnect")
+            else:
+                self._forget(socket)
+                self._refuse(nsp_name, *refusal)
             return
         if self.sockets.get(nsp_name) is not socket:
-            return  # the connection went away while the handler ran
-        self.state.connect_succeeded(nsp_name, socket.sid)
-        socket.release_held()
+            # The client left while the handler ran. The application saw this socket
+            # connect, so it is owed the matching disconnect.
+            handler = namespace.disconnect_handler
+            if socket.gone_reason is not None and handler is not None:
+                await self._run_disconnect(handler, socket, socket.gone_reason)
+            return
+        self.commit(socket)
+
+    def commit(self, socket: Socket) -> None:
+        """Acknowledge a connecting socket now: CONNECT goes out, then what it held back."""
+        if self.sockets.get(socket.nsp) is socket and not socket.connected:
+            self.state.connect_succeeded(socket.nsp, socket.sid)
+            socket.release_held()
 
     def _authenticate(self, socket: Socket) -> bool:
         """Give ``socket`` its identity: the handshake's, or a token in the CONNECT payload."""
@@ -232,6 +251,8 @@ class Client:
             return
         del self.sockets[socket.nsp]
         was_connected = socket.connected
+        if not was_connected:
+            socket.gone_reason = reason  # its connect handler is still running
         socket.namespace.remove(socket)
         self.state.disconnected(socket.nsp)
         socket.mark_closed()

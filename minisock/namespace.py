@@ -88,7 +88,9 @@ class Namespace:
         for room in rooms:
             if not isinstance(room, str) or len(room) > limit:
                 raise ValueError(f"a room name is a string of at most {limit} characters")
-        if self.adapter.count_rooms_of(socket.sid) + len(rooms) > self.server.max_rooms_per_socket:
+        joined = self.adapter.rooms_of(socket.sid)
+        new = {room for room in rooms if room not in joined}
+        if len(joined) + len(new) > self.server.max_rooms_per_socket:
             raise ValueError(f"a socket joins at most {self.server.max_rooms_per_socket} rooms")
         self.adapter.add(socket.sid, rooms)
 

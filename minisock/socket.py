@@ -58,6 +58,7 @@ class Socket:
         "connected",
         "data",
         "expires_at",
+        "gone_reason",
         "identity",
         "namespace",
         "sid",
@@ -79,6 +80,8 @@ class Socket:
         self.expires_at = math.inf
         """When the token expires, on trio's clock (used only with ``close_at_exp``)."""
         self.connected = False
+        self.gone_reason: str | None = None
+        """Why the client left while this socket's connect handler was still running."""
         self._held: list[list[WirePacket]] | None = []
         self._acks: dict[int, _AckSlot] = {}
         self._next_ack_id = 0
@@ -121,6 +124,10 @@ class Socket:
         python-socketio does). Bound the wait with your own ``trio.fail_after``.
         """
         _check_event_name(event)
+        if self._held is not None:
+            # Inside the connect handler: an ack can only come once the client knows it is
+            # connected, so acknowledge the connection now (the reference's order).
+            self.client.commit(self)
         ack_id = self._next_ack_id
         self._next_ack_id = (ack_id + 1) % MAX_ACK_ID
         slot = _AckSlot()
@@ -214,11 +221,14 @@ class Socket:
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect from this namespace ("server namespace disconnect").
 
-        With ``close``, the whole Engine.IO session closes too.
+        With ``close``, every namespace of this client is disconnected the same way, then
+        the Engine.IO session closes, as the reference does.
         """
-        if self.connected:
-            self.send_disconnect()
-            self.client.socket_closed(self, "server namespace disconnect")
+        sockets = list(self.client.sockets.values()) if close else [self]
+        for socket in sockets:
+            if socket.connected:
+                socket.send_disconnect()
+                self.client.socket_closed(socket, "server namespace disconnect")
         if close:
             self.engine.close()
         await trio.lowlevel.checkpoint()
