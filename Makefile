@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest js-deps clean
+.PHONY: demo test lint typecheck pytest js-deps examples-deps browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,24 @@ js-deps: tests/js/node_modules/.package-lock.json
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
 
-demo: $(STAMP)
-	$(PY) examples/engineio_echo.py --port 3000
+# socket.io-client's browser bundle, which examples/jwt_app.py serves (no CDN).
+examples-deps: examples/node_modules/.package-lock.json
+
+examples/node_modules/.package-lock.json: examples/package.json examples/package-lock.json
+	cd examples && npm ci --no-audit --no-fund
+
+# playwright-core only: it drives Debian's Chromium and never downloads a browser.
+browser-deps: tests/browser/node_modules/.package-lock.json
+
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+demo: $(STAMP) examples-deps
+	$(PY) examples/jwt_app.py --port 3000 --connect-auth
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -27,10 +43,32 @@ lint: $(STAMP)
 	$(PY) -m ruff check minisock tests examples
 	$(PY) -m ruff format --check minisock tests examples
 
-pytest: $(STAMP) js-deps
+pytest: $(STAMP) js-deps examples-deps browser-deps /usr/bin/chromium
 	$(PY) -m pytest -q
 
 test: typecheck lint pytest
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules
+	rm -rf $(VENV) tests/js/node_modules examples/node_modules tests/browser/node_modules
+
+# ---------------------------------------------------------------- benchmark (bench/README.md)
+# `make bench` installs the peers into bench/.venv and bench/node_modules, then runs every
+# server (minisock, python-socketio on uvicorn, Node socket.io, the trio floor) side by side,
+# server on CPU 0 and load generator on CPU 1. Results: bench/results/.
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+$(BENCH_STAMP): bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+
+bench: $(STAMP) $(BENCH_STAMP) bench/node_modules/.package-lock.json
+	taskset -c 1 $(BENCH_VENV)/bin/python bench/loadgen.py --minisock-python $(PY) $(BENCH_ARGS)

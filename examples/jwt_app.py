@@ -143,6 +143,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
         trace.enable()
+    if args.secret == DEMO_SECRET:
+        # Say it once here, rather than PyJWT warning on every token it checks.
+        log.warning("using the guide's demo secret: fine for a demo, never for real use")
+        warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
     sio = build_app(
         secret=args.secret,
         connect_auth=args.connect_auth,
