@@ -82,8 +82,15 @@ class WebSocket:
             parser.receive_data(bytes(data))
 
     async def send(self, data: bytes) -> None:
-        async with self._lock:
+        lock = self._lock
+        try:
+            lock.acquire_nowait()  # uncontended: skip the scheduler pass acquire() costs
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             await self.stream.send_all(data)
+        finally:
+            lock.release()
 
     async def close(self, code: int | None, reason: str = "") -> None:
         """Send our close frame (once), wait briefly for the client's, then close TCP."""
