@@ -18,6 +18,8 @@ sends that close frame, waits briefly for the client's, and closes TCP.
 from __future__ import annotations
 
 import logging
+import os
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -44,9 +46,24 @@ _CLOSE_WAIT = 1.0
 
 
 class WebSocket:
-    """RFC 6455 on a trio stream: the pure parser for reading, a lock for writing."""
+    """RFC 6455 on a trio stream: the pure parser for reading, a lock for writing.
 
-    __slots__ = ("_lock", "close_received", "close_sent", "eio_sid", "parser", "stream")
+    Writes have a fast path. When nobody is writing and nothing is left over, a frame is
+    written straight to the socket without waiting (``try_write_now``): no task switch, no
+    scheduler pass. Whatever the kernel does not take at once is kept in ``unsent`` and the
+    writer task sends it, in order, before anything else.
+    """
+
+    __slots__ = (
+        "_fd",
+        "_lock",
+        "close_received",
+        "close_sent",
+        "eio_sid",
+        "parser",
+        "stream",
+        "unsent",
+    )
 
     def __init__(self, stream: trio.abc.Stream, trailing: bytes, *, max_message_size: int) -> None:
         self.stream = stream
@@ -54,9 +71,38 @@ class WebSocket:
         if trailing:
             self.parser.receive_data(trailing)
         self._lock = trio.StrictFIFOLock()
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self.unsent = b""
         self.eio_sid: str | None = None
         self.close_sent = False
         self.close_received = False
+
+    def can_write_now(self) -> bool:
+        """Whether a write may go straight to the socket: a real socket, nobody writing,
+        nothing left over, not closing."""
+        return self._fd >= 0 and not self.unsent and not self._lock.locked() and not self.close_sent
+
+    def write_now(self, data: bytes) -> bool:
+        """Write ``data`` without waiting (check :meth:`can_write_now` first).
+
+        The socket is non-blocking (trio made it so): the kernel takes what fits and the rest
+        waits in ``unsent``. Returns whether the writer task must finish the job.
+        """
+        try:
+            written = os.write(self._fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            written = 0  # the writer task meets the error through trio and ends the connection
+        if written < len(data):
+            self.unsent = data[written:]
+            return True
+        return False
+
+    async def flush_unsent(self) -> None:
+        data, self.unsent = self.unsent, b""
+        if data:
+            await self.send(data)
 
     async def receive(self) -> list[ws.WsEvent] | None:
         """The next batch of events, or ``None`` at end of stream.
@@ -99,6 +145,7 @@ class WebSocket:
             try:
                 if not self.close_sent:
                     self.close_sent = True
+                    await self.flush_unsent()  # a frame cut short must end before the close
                     if trace.enabled():
                         trace.emit(trace.S2C, "websocket", self.eio_sid, f"close {code}", reason)
                     await self.send(ws.encode_close(code, reason))
@@ -218,6 +265,8 @@ async def _run(
     server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding, *, connect: bool
 ) -> None:
     server.transport_started()
+    if not binding.probing:
+        sock.flush_now = partial(_write_fast, sock, socket)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_write_loop, socket, sock, binding, nursery.cancel_scope)
@@ -230,6 +279,8 @@ async def _run(
             # Cancelled from outside (hard shutdown), or the session just went away.
             _transport_lost(server, sock, binding, CloseReason.SERVER_SHUTTING_DOWN)
             binding.decide(ws.CloseCode.GOING_AWAY)
+        if not binding.probing:  # this WebSocket was the session's transport
+            sock.flush_now = None
         await socket.close(binding.close_code, binding.close_reason)
         server.transport_finished()
 
@@ -239,16 +290,15 @@ async def _write_loop(
 ) -> None:
     state = sock.state
     while True:
+        if socket.unsent:
+            await socket.flush_unsent()
+            continue
         if binding.aborted:
             break
         if not binding.probing and state.outbox:
-            wires = state.take_outbox()
+            data = _take_frames(sock)
             sock.wake()  # senders waiting for room
-            frames = [_frame(w) for w in wires]
-            if trace.enabled():
-                for wire, data in zip(wires, frames, strict=True):
-                    trace.frame(trace.S2C, sock.eio_sid, ws.frame_head(data), wire)
-            await socket.send(b"".join(frames))
+            await socket.send(data)
             continue
         if not state.is_open:
             going_away = state.close_reason == CloseReason.SERVER_SHUTTING_DOWN
@@ -256,6 +306,26 @@ async def _write_loop(
             break
         await sock.wait_changed()
     done.cancel()
+
+
+def _take_frames(sock: EngineSocket) -> bytes:
+    """Everything in the outbox, as WebSocket frames in one buffer."""
+    wires = sock.state.take_outbox()
+    frames = [_frame(w) for w in wires]
+    if trace.enabled():
+        for wire, data in zip(wires, frames, strict=True):
+            trace.frame(trace.S2C, sock.eio_sid, ws.frame_head(data), wire)
+    return b"".join(frames)
+
+
+def _write_fast(sock: EngineSocket, socket: WebSocket) -> bool:
+    """The session's flush hook: send the outbox now if the socket is idle.
+
+    Returns True when done; False asks the writer task to do (or finish) it.
+    """
+    if not socket.can_write_now():
+        return False
+    return not socket.write_now(_take_frames(sock))
 
 
 def _transport_lost(
@@ -312,6 +382,7 @@ async def _read_loop(
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False
                         sock._probe = None
+                        sock.flush_now = partial(_write_fast, sock, socket)
                     elif outcome is UpgradeOutcome.ABORTED:
                         binding.decide(ws.CloseCode.NORMAL, "upgrade aborted")
                         if sock._probe is binding:

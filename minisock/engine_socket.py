@@ -9,6 +9,7 @@ An idle session owns no task of its own; the server's timer heap wakes it when n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -35,6 +36,7 @@ class EngineSocket:
         "app",
         "claims",
         "data",
+        "flush_now",
         "identity",
         "request",
         "state",
@@ -56,6 +58,8 @@ class EngineSocket:
         """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf
         self._lot = trio.lowlevel.ParkingLot()
+        self.flush_now: Callable[[], bool] | None = None
+        """Set by a WebSocket transport: sends the outbox at once if it can (True)."""
         self._probe: Any = None
         self._reported_closed = False
 
@@ -97,7 +101,9 @@ class EngineSocket:
         if not state.has_room():
             raise trio.WouldBlock
         state.outbox.extend(wires)
-        self._lot.unpark_all()
+        flush_now = self.flush_now
+        if flush_now is None or not flush_now():
+            self._lot.unpark_all()
 
     async def send_wires(self, wires: list[WirePacket]) -> None:
         """Like :meth:`send_wires_nowait`, waiting while the outbox is full."""
