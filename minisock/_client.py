@@ -4,6 +4,11 @@ Handlers run in one ordered queue per client, worked by a task that exists only 
 is work. So a handler may ``await socket.call(...)`` (the reader keeps reading and delivers
 the ack), events of one client are handled in the order they arrived, and an idle client
 owns no task.
+
+With ``Server(inline_handlers=True)`` event handlers run in the connection's reader
+instead: no task per event, which is faster, and a slow handler slows only its own client's
+reading. The price: such a handler cannot wait for its own client's ack (the reader that
+would deliver it is busy running the handler), so ``call()`` there raises at once.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Client:
         "_working",
         "decoder",
         "engine",
+        "inline_task",
         "server",
         "sockets",
         "state",
@@ -59,6 +65,8 @@ class Client:
         self._jobs: deque[Job] = deque()
         self._working = False
         self._lot = trio.lowlevel.ParkingLot()
+        self.inline_task: trio.lowlevel.Task | None = None
+        """The reader task while it runs an inline handler (``inline_handlers`` mode)."""
 
     # ---------------------------------------------------------------- inbound
 
@@ -79,7 +87,16 @@ class Client:
         kind = packet.type
         if kind is SioPacketType.EVENT:
             socket = self.sockets[packet.nsp]
-            await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
+            if self.server.inline_handlers and not self._working:
+                # Run it here, in the connection's reader: no task, no queue. Only when no
+                # queued job is pending, so the order of this client's events holds.
+                self.inline_task = trio.lowlevel.current_task()
+                try:
+                    await self._run_event(socket, packet.data, packet.id)
+                finally:
+                    self.inline_task = None
+            else:
+                await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
         elif kind is SioPacketType.ACK:
             assert packet.id is not None
             self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)

@@ -58,9 +58,12 @@ class Server:
         max_room_name_length: int = 256,
         adapter: Callable[[Namespace], Adapter] = LocalAdapter,
         auth: JWTAuth | None = None,
+        inline_handlers: bool = False,
         **engine_options: Any,
     ) -> None:
         self.auth = auth
+        self.inline_handlers = inline_handlers
+        """Run event handlers in the connection's reader (see ``minisock/_client.py``)."""
         if auth is not None:
             engine_options.setdefault("handshake_check", auth.check_handshake)
         self.engine = EngineServer(path=path, **engine_options)
