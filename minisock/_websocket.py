@@ -269,11 +269,13 @@ async def _run(
         sock.flush_now = partial(_write_fast, sock, socket)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_write_loop, socket, sock, binding, nursery.cancel_scope)
+            nursery.start_soon(_write_loop, server, socket, sock, binding, nursery.cancel_scope)
             if connect:
                 await server.call_connect(sock)
             await _read_loop(server, socket, sock, binding)
             nursery.cancel_scope.cancel()
+    except* (trio.BrokenResourceError, trio.ClosedResourceError):
+        _connection_lost(server, socket, sock, binding)
     finally:
         if not binding.decided:
             # Cancelled from outside (hard shutdown), or the session just went away.
@@ -286,15 +288,36 @@ async def _run(
 
 
 async def _write_loop(
-    socket: WebSocket, sock: EngineSocket, binding: _Binding, done: trio.CancelScope
+    server: EngineServer,
+    socket: WebSocket,
+    sock: EngineSocket,
+    binding: _Binding,
+    done: trio.CancelScope,
 ) -> None:
+    try:
+        await _write_until_done(socket, sock, binding)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        # The client reset the connection while we wrote: that client is gone, nobody else.
+        _connection_lost(server, socket, sock, binding)
+    done.cancel()
+
+
+def _connection_lost(
+    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
+) -> None:
+    socket.close_sent = True  # nothing more can be written
+    binding.decide(None, "connection lost")
+    _transport_lost(server, sock, binding, CloseReason.TRANSPORT_ERROR)
+
+
+async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Binding) -> None:
     state = sock.state
     while True:
         if socket.unsent:
             await socket.flush_unsent()
             continue
         if binding.aborted:
-            break
+            return
         if not binding.probing and state.outbox:
             data = _take_frames(sock)
             sock.wake()  # senders waiting for room
@@ -303,9 +326,8 @@ async def _write_loop(
         if not state.is_open:
             going_away = state.close_reason == CloseReason.SERVER_SHUTTING_DOWN
             binding.decide(ws.CloseCode.GOING_AWAY if going_away else ws.CloseCode.NORMAL)
-            break
+            return
         await sock.wait_changed()
-    done.cancel()
 
 
 def _take_frames(sock: EngineSocket) -> bytes:

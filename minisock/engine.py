@@ -386,6 +386,9 @@ class EngineServer:
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+        except Exception:
+            # One connection's failure must never take the server down with it.
+            log.exception("connection handler failed")
         finally:
             self.connections -= 1
             if not http.detached:
