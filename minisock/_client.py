@@ -110,7 +110,7 @@ class Client:
         """Close the Engine.IO session; every socket of it disconnects with ``reason``."""
         for socket in list(self.sockets.values()):
             self.socket_closed(socket, reason)
-        self.engine.close()
+        self.engine.close(reason)
 
     # ---------------------------------------------------------------- the job queue
 

@@ -15,6 +15,7 @@ from typing import Any
 import h11
 import trio
 
+from minisock import trace
 from minisock.request import Request
 
 __all__ = ["BodyTooLargeError", "HttpConnection"]
@@ -92,7 +93,14 @@ class HttpConnection:
         except (_PeerGone, trio.TooSlowError):
             return None
         except h11.RemoteProtocolError as exc:
-            await self._answer_framing_error(exc.error_status_hint, str(exc))
+            log.debug("malformed HTTP request: %s", exc)
+            status = exc.error_status_hint
+            message = (
+                f"request head over {self.max_head_size} bytes"
+                if status == 431
+                else "malformed HTTP request"
+            )
+            await self._answer_framing_error(status, message)
             return None
         if not isinstance(event, h11.Request):
             return None
@@ -186,6 +194,11 @@ class HttpConnection:
         if body:
             out = (out or b"") + (self.h11.send(h11.Data(data=body)) or b"")
         out = (out or b"") + (self.h11.send(h11.EndOfMessage()) or b"")
+        if status >= 300 and trace.enabled():
+            # Successes show up as the packets they carry; refusals are traced here, all
+            # of them, whichever layer decided them.
+            shown = body[:200].decode("utf-8", "replace")
+            trace.emit(trace.S2C, "http", None, f"{status} {shown}", "refused")
         await self.stream.send_all(out)
 
     async def respond_json(
@@ -203,7 +216,13 @@ class HttpConnection:
 
     async def accept_upgrade(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         """Send ``101 Switching Protocols``; returns bytes the client already sent after it."""
-        out = self.h11.send(h11.InformationalResponse(status_code=101, headers=headers))
+        out = self.h11.send(
+            h11.InformationalResponse(
+                status_code=101, headers=headers, reason=b"Switching Protocols"
+            )
+        )
+        if trace.enabled():
+            trace.emit(trace.S2C, "http", None, "101 Switching Protocols", "WebSocket accepted")
         await self.stream.send_all(out or b"")
         trailing, _closed = self.h11.trailing_data
         self.detached = True

@@ -28,6 +28,7 @@ __all__ = ["answer_preflight", "serve_get", "serve_handshake", "serve_post", "se
 log = logging.getLogger("minisock.polling")
 
 _TEXT = "text/plain; charset=UTF-8"
+_NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be replayed
 
 
 async def serve_handshake(
@@ -42,7 +43,7 @@ async def serve_handshake(
     body = encode_payload(sock.state.take_outbox())
     if trace.enabled():
         trace.payload(trace.S2C, sock.eio_sid, body)
-    headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid)
+    headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid) + _NO_STORE
     await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
     await server.call_connect(sock)
 
@@ -68,9 +69,8 @@ async def serve_get(
             raise trio.BrokenResourceError("client abandoned its poll")
         if trace.enabled():
             trace.payload(trace.S2C, sock.eio_sid, body)
-        await http.respond(
-            200, body.encode("utf-8"), content_type=_TEXT, headers=server.cors_headers(request)
-        )
+        headers = server.cors_headers(request) + _NO_STORE
+        await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
     finally:
         server.transport_finished()
 
@@ -155,6 +155,12 @@ async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes
     if trace.enabled():
         trace.payload(trace.C2S, sock.eio_sid, text)
     for record in text.split(RECORD_SEPARATOR):
+        if not state.is_open:
+            if state.close_reason == CloseReason.TRANSPORT_CLOSE:
+                break  # the client's own "1" came earlier in this payload
+            # Closed by something else meanwhile (an overlapping POST, a timeout): these
+            # packets were not taken, so the client must not be told "ok".
+            return f"Session closed: {state.close_reason}"
         try:
             packet = decode_packet(record)
         except EngineProtocolError as exc:
@@ -163,8 +169,6 @@ async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes
         data = state.receive(packet, trio.current_time())
         if data is not None:
             await server.deliver(sock, data)
-        if not state.is_open:
-            break
     return None
 
 

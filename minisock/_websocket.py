@@ -43,6 +43,14 @@ log = logging.getLogger("minisock.websocket")
 
 _READ_SIZE = 65536
 _CLOSE_WAIT = 1.0
+# The close code for a session that ended for each reason; the reason goes in the frame too.
+_CLOSE_CODES = {
+    CloseReason.SERVER_SHUTTING_DOWN: ws.CloseCode.GOING_AWAY,
+    CloseReason.PARSE_ERROR: ws.CloseCode.PROTOCOL_ERROR,
+    CloseReason.TRANSPORT_ERROR: ws.CloseCode.PROTOCOL_ERROR,
+    CloseReason.SLOW_CONSUMER: ws.CloseCode.POLICY_VIOLATION,
+    "forced server close": ws.CloseCode.PROTOCOL_ERROR,  # Socket.IO: a packet out of turn
+}
 
 
 class WebSocket:
@@ -324,8 +332,8 @@ async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Bin
             await socket.send(data)
             continue
         if not state.is_open:
-            going_away = state.close_reason == CloseReason.SERVER_SHUTTING_DOWN
-            binding.decide(ws.CloseCode.GOING_AWAY if going_away else ws.CloseCode.NORMAL)
+            reason = state.close_reason or ""
+            binding.decide(_CLOSE_CODES.get(reason, ws.CloseCode.NORMAL), reason)
             return
         await sock.wait_changed()
 
@@ -422,9 +430,17 @@ async def _read_loop(
                     return
             elif kind is ws.Ping:
                 assert isinstance(event, ws.Ping)
+                if trace.enabled():
+                    trace.emit(
+                        trace.C2S, "websocket", sock.eio_sid, "ping frame", "answered with pong"
+                    )
                 await socket.send(ws.encode_pong(event.payload))
             elif kind is ws.CloseReceived:
                 assert isinstance(event, ws.CloseReceived)
+                if trace.enabled():
+                    trace.emit(
+                        trace.C2S, "websocket", sock.eio_sid, f"close {event.code}", event.reason
+                    )
                 socket.close_received = True
                 binding.decide(event.code, "")  # echo the client's code (RFC 6455 §5.5.1)
                 _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)

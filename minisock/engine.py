@@ -16,7 +16,6 @@ are answered.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -429,9 +428,6 @@ class EngineServer:
 
     async def reject(self, http: HttpConnection, request: Request, reject: Reject) -> None:
         body = {"code": int(reject.code), "message": reject.message}
-        if trace.enabled():
-            text = f"{reject.status} {json.dumps(body)}"
-            trace.emit(trace.S2C, "http", request.query.get("sid"), text, "refused")
         await http.respond_json(reject.status, body, headers=self.cors_headers(request))
 
     async def _dispatch_engine(self, http: HttpConnection, request: Request) -> bool:

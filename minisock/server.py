@@ -176,6 +176,6 @@ class Server:
     def _on_timer(self, client: Client, now: float) -> None:
         if client.state.connect_expired(now) and not client.engine.closed:
             log.debug("no namespace joined within connectTimeout; closing")
-            client.engine.close()
+            client.engine.close("connect timeout")
         client.expire_tokens(now)
         self.schedule(client)

@@ -21,6 +21,7 @@ from minisock.adapter import BroadcastOptions, engine_wires
 from minisock.broadcast import BroadcastOperator
 from minisock.errors import SessionClosedError
 from minisock.proto.eio import WirePacket
+from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, SioPacket, SioPacketType
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["Socket"]
 
 log = logging.getLogger("minisock.socket")
-
-SLOW_CONSUMER = "slow consumer"
 
 
 class _AckSlot:
@@ -170,7 +169,7 @@ class Socket:
             self.engine.send_wires_nowait(wires)
         except trio.WouldBlock:
             log.info("disconnecting a socket whose queue is full")
-            self.engine.abort(SLOW_CONSUMER)
+            self.engine.abort(CloseReason.SLOW_CONSUMER)
         except SessionClosedError:
             pass
 

@@ -162,6 +162,8 @@ def emit(direction: str, transport: str, eio_sid: str | None, raw: str, meaning:
 def packets(direction: str, transport: str, eio_sid: str | None, wires: list[str | bytes]) -> None:
     """One entry per Engine.IO packet."""
     for wire in wires:
+        if isinstance(wire, str):
+            wire = redact(wire, eio_sid)  # before describing: the meaning quotes the data
         emit(direction, transport, eio_sid, raw_form(wire), describe_eio(wire))
 
 
@@ -175,6 +177,8 @@ def payload(direction: str, eio_sid: str | None, body: str) -> None:
 
 def frame(direction: str, eio_sid: str | None, head: bytes, wire: str | bytes) -> None:
     """A WebSocket frame: its header bytes in hex, then the packet it carries."""
+    if isinstance(wire, str):
+        wire = redact(wire, eio_sid)
     emit(
         direction,
         "websocket",

@@ -19,10 +19,11 @@ progress and the close reason. It never reads a clock and never does I/O; the tr
    ``1``. A GET waits until there is something to say: outbox content, or ``6`` (noop) when
    an upgrade makes it obsolete, or the final answer of a closed session.
 4. **Upgrade.** A WebSocket carrying the sid of a polling session starts an upgrade, which
-   must finish within ``upgrade_timeout``. On it, ``2probe`` is answered ``3probe`` and any
-   pending GET is released with ``6``; ``5`` completes the upgrade and hands the outbox to
-   the WebSocket. Like the reference, ``5`` is accepted even without a probe first. Anything
-   else aborts the upgrade: that WebSocket is closed and polling goes on.
+   must finish within ``upgrade_timeout``. On it, ``2probe`` is answered ``3probe``; from
+   then on a pending GET with nothing to carry is released with ``6``. ``5`` completes the
+   upgrade and hands the outbox to the WebSocket. Like the reference, ``5`` is accepted
+   even without a probe first. Anything else aborts the upgrade: that WebSocket is closed
+   and polling goes on.
 5. **Close.** ``close(reason)`` is idempotent; the first reason wins. A close we initiate
    keeps the outbox so it is still delivered, followed by ``1`` on polling. A close caused by
    an error drops the outbox; the pending GET gets ``1``. A client's own ``1`` releases the
@@ -124,6 +125,7 @@ class EngineSession:
         "_polling_get",
         "_polling_post",
         "_pong_deadline",
+        "_probed",
         "_upgrade_deadline",
         "close_reason",
         "config",
@@ -142,6 +144,7 @@ class EngineSession:
         self.close_reason: str | None = None
         self.outbox: list[WirePacket] = []
         self.upgrading = False
+        self._probed = False
         self._ping_due: float | None = now + config.ping_interval
         self._pong_deadline: float | None = None
         self._upgrade_deadline: float | None = None
@@ -223,7 +226,7 @@ class EngineSession:
         elif self.outbox and self.transport is Transport.POLLING:
             body = encode_payload(self.outbox)
             self.outbox = []
-        elif self.upgrading or self.transport is not Transport.POLLING:
+        elif (self.upgrading and self._probed) or self.transport is not Transport.POLLING:
             body = _NOOP
         else:
             return None
@@ -268,6 +271,7 @@ class EngineSession:
         if not self.upgrading or self.state is not SessionState.OPEN:
             return UpgradeOutcome.ABORTED, None
         if packet.type is PacketType.PING and packet.data == "probe":
+            self._probed = True
             return UpgradeOutcome.PROBE_ANSWERED, _PROBE_ANSWER
         if packet.type is PacketType.UPGRADE:
             self.upgrading = False
@@ -280,6 +284,7 @@ class EngineSession:
     def upgrade_abort(self) -> None:
         """The probing WebSocket failed, timed out or misbehaved; polling goes on."""
         self.upgrading = False
+        self._probed = False
         self._upgrade_deadline = None
 
     # ---------------------------------------------------------------- timers

@@ -75,7 +75,10 @@ def validate_upgrade(method: bytes, http_version: bytes, headers: list[tuple[byt
     """
     # 1. "An HTTP/1.1 or higher GET request". h11 speaks nothing above 1.1.
     if method != b"GET":
-        raise HandshakeError(f"WebSocket upgrade must be a GET, not {method!r}", http_status=400)
+        shown_method = method.decode("latin-1")[:16]
+        raise HandshakeError(
+            f"WebSocket upgrade must be a GET, not {shown_method}", http_status=400
+        )
     if http_version != b"1.1":
         raise HandshakeError(
             f"WebSocket upgrade needs HTTP/1.1, not HTTP/{http_version.decode('latin-1')}",
@@ -96,7 +99,7 @@ def validate_upgrade(method: bytes, http_version: bytes, headers: list[tuple[byt
         raise HandshakeError("missing 'Sec-WebSocket-Version' header", http_status=400)
     if versions != [b"13"]:
         shown = b", ".join(versions).decode("latin-1")
-        raise HandshakeError(f"unsupported WebSocket version {shown!r}", http_status=426)
+        raise HandshakeError(f"unsupported WebSocket version: {shown[:32]}", http_status=426)
     # 5. "A |Sec-WebSocket-Key| header field with a base64-encoded ... value that, when
     # decoded, is 16 bytes in length."
     keys = [value for name, value in headers if name.lower() == b"sec-websocket-key"]
@@ -108,9 +111,7 @@ def validate_upgrade(method: bytes, http_version: bytes, headers: list[tuple[byt
     except binascii.Error:
         nonce = b""
     if len(nonce) != 16:
-        raise HandshakeError(
-            f"'Sec-WebSocket-Key' {key[:40]!r} is not base64 of 16 bytes", http_status=400
-        )
+        raise HandshakeError("'Sec-WebSocket-Key' is not base64 of 16 bytes", http_status=400)
     return key.decode("ascii")
 
 

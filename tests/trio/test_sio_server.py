@@ -347,7 +347,8 @@ async def test_an_invalid_first_packet_closes_the_connection(
         await ws.send_text(packet)
         seen, closed = await until_closed(ws)
         assert seen == []
-        assert closed.code == 1000
+        assert closed.code == 1002  # a protocol error, with the reason in the frame
+        assert closed.reason in ("parse error", "forced server close")
         assert trio.current_time() - sent_at < 2.0  # at once, not at the connect timeout
         assert sio.engine.sessions == {}
         assert root.sockets == {}
@@ -579,7 +580,8 @@ async def test_a_malformed_packet_closes_the_connection_with_parse_error(
         await ws.send_text(packet)
         seen, closed = await until_closed(ws)
         assert seen == []
-        assert closed.code == 1000
+        assert closed.code == 1002
+        assert closed.reason == "parse error"
         assert await root.wait_disconnect(root_sid) == "parse error"
         assert await custom.wait_disconnect(custom_sid) == "parse error"
         assert sio.engine.sessions == {}
