@@ -1151,6 +1151,16 @@ async def _not_utf8(run: Run) -> tuple[str, str]:
     return http_answer(await peer.post(eio(eio_sid), b"4\xff")), fate(run, eio_sid)
 
 
+@error_case("http", "a chunked POST body whose chunk framing is broken")
+async def _bad_chunks(run: Run) -> tuple[str, str]:
+    peer, eio_sid = await _session(run)
+    head = Peer.request_bytes("POST", eio(eio_sid)).replace(
+        b"Content-Length: 0", b"Transfer-Encoding: chunked"
+    )
+    await peer.send(head + b"6\r\n4helloXX0\r\n\r\n")
+    return http_answer(await peer.read_response()), fate(run, eio_sid)
+
+
 @error_case("http", "a POST with `Content-Type: application/octet-stream` (Engine.IO v3's binary)")
 async def _octet_stream(run: Run) -> tuple[str, str]:
     peer, eio_sid = await _session(run)

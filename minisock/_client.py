@@ -75,6 +75,9 @@ class Client:
         try:
             packet = self.decoder.receive(data)
             if packet is None:
+                pending = self.decoder.pending
+                if pending is not None and isinstance(data, str):
+                    self.state.check(pending)  # refuse at the header, before any buffering
                 return
             self.state.check(packet)
         except SocketIOProtocolError as exc:
@@ -131,7 +134,12 @@ class Client:
             while jobs:
                 job = jobs.popleft()
                 self._lot.unpark_all()
-                await job()
+                try:
+                    await job()
+                except Exception:
+                    # Jobs contain their handlers' errors; this catches minisock's own, so
+                    # that one client's failure never reaches the server's nursery.
+                    log.exception("a job of one client failed")
         finally:
             self._working = False
 
@@ -258,7 +266,13 @@ class Client:
             log.exception("handler for event %r failed", name)
             result = None
         if ack_id is not None:
-            socket.acknowledge(ack_id, result)
+            try:
+                socket.acknowledge(ack_id, result)
+            except Exception:
+                # The handler returned what cannot be sent (a set, a structure too deep):
+                # answer the ack with nothing rather than leave the client waiting.
+                log.exception("the return value of the handler for %r cannot be encoded", name)
+                socket.acknowledge(ack_id, None)
 
     # ---------------------------------------------------------------- disconnects
 
@@ -286,5 +300,6 @@ class Client:
             log.exception("disconnect handler failed")
 
     def engine_closed(self, reason: str) -> None:
+        self.decoder.reset()  # attachments half received go now, not with the last reference
         for socket in list(self.sockets.values()):
             self.socket_closed(socket, reason)

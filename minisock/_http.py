@@ -18,7 +18,7 @@ import trio
 from minisock import trace
 from minisock.request import Request
 
-__all__ = ["BodyTooLargeError", "HttpConnection"]
+__all__ = ["BodyTooLargeError", "HttpConnection", "MalformedBodyError"]
 
 log = logging.getLogger("minisock.http")
 
@@ -35,6 +35,10 @@ def _reason(status: int) -> bytes:
 
 class BodyTooLargeError(Exception):
     """The request body is over the limit; the caller answers 413."""
+
+
+class MalformedBodyError(Exception):
+    """The request body's framing is broken (bad chunks); the caller answers 400 and closes."""
 
 
 class _PeerGone(Exception):
@@ -65,6 +69,8 @@ class HttpConnection:
         self.body_timeout = body_timeout
         self.detached = False
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
+        self._head_start = b""
+        """The first bytes of the current request's head, to tell a 414 from a 431."""
 
     # ------------------------------------------------------------------ reading
 
@@ -79,6 +85,8 @@ class HttpConnection:
                     data = await self.stream.receive_some(_READ_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                     raise _PeerGone from exc
+            if len(self._head_start) <= self.max_url_length:
+                self._head_start += data[: self.max_url_length + 1]
             self.h11.receive_data(bytes(data))
 
     async def next_request(self) -> Request | None:
@@ -87,19 +95,22 @@ class HttpConnection:
         The whole head must arrive within ``head_timeout`` (a trickled head is slowloris).
         Malformed or oversized heads are answered (400, 414, 431, 505) and end the connection.
         """
+        self._head_start = b""
         try:
             with trio.fail_after(self.head_timeout):
                 event = await self._next_event(self.head_timeout)
         except (_PeerGone, trio.TooSlowError):
             return None
         except h11.RemoteProtocolError as exc:
-            log.debug("malformed HTTP request: %s", exc)
+            # h11's message quotes the offending line, which may hold a sid or a token.
             status = exc.error_status_hint
-            message = (
-                f"request head over {self.max_head_size} bytes"
-                if status == 431
-                else "malformed HTTP request"
-            )
+            if status == 431 and self._request_line_too_long():
+                status, message = 414, f"URL over {self.max_url_length} bytes"
+            elif status == 431:
+                message = f"request head over {self.max_head_size} bytes"
+            else:
+                message = "malformed HTTP request"
+            log.debug("refusing a malformed HTTP request with %d", status)
             await self._answer_framing_error(status, message)
             return None
         if not isinstance(event, h11.Request):
@@ -115,6 +126,11 @@ class HttpConnection:
             peer=self.peer,
             http_version=event.http_version.decode("ascii", "replace"),
         )
+
+    def _request_line_too_long(self) -> bool:
+        """When h11 gives up on a huge incomplete head: is it the request line (414)?"""
+        first = self._head_start.split(b"\n", 1)
+        return len(first) == 1 and len(first[0]) > self.max_url_length
 
     def _check_head(self, event: h11.Request) -> tuple[int, str] | None:
         """minisock's own limits on top of h11's (which bounds only *incomplete* heads)."""
@@ -143,6 +159,8 @@ class HttpConnection:
                 event = await self._next_event(self.body_timeout)
             except (_PeerGone, trio.TooSlowError) as exc:
                 raise trio.BrokenResourceError("request body not received") from exc
+            except h11.RemoteProtocolError as exc:
+                raise MalformedBodyError from exc
             if isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > limit:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock import trace
-from minisock._http import BodyTooLargeError, HttpConnection
+from minisock._http import BodyTooLargeError, HttpConnection, MalformedBodyError
 from minisock.errors import EngineProtocolError
 from minisock.proto.eio import RECORD_SEPARATOR, decode_packet, encode_payload
 from minisock.proto.eio_session import CloseReason, PollOverlapError, Transport
@@ -29,6 +29,7 @@ log = logging.getLogger("minisock.polling")
 
 _TEXT = "text/plain; charset=UTF-8"
 _NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be replayed
+_MALFORMED_BODY = {"code": 3, "message": "malformed request body"}
 
 
 async def serve_handshake(
@@ -70,7 +71,14 @@ async def serve_get(
         if trace.enabled():
             trace.payload(trace.S2C, sock.eio_sid, body)
         headers = server.cors_headers(request) + _NO_STORE
-        await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+        try:
+            await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The client left as we answered: it may not have these packets, and we cannot
+            # take them back. Close the session visibly rather than lose them silently.
+            if state.fail(CloseReason.TRANSPORT_ERROR):
+                server.refresh(sock)
+            raise
     finally:
         server.transport_finished()
 
@@ -131,6 +139,9 @@ async def serve_post(
             message = f"Payload over maxPayload ({limit} bytes)"
             await http.respond_json(413, {"code": 3, "message": message}, close=True)
             return
+        except MalformedBodyError:
+            await http.respond_json(400, _MALFORMED_BODY, close=True)
+            return
         error = await _receive_payload(server, sock, body)
         server.refresh(sock)
         if error is not None:
@@ -180,6 +191,9 @@ async def serve_route(
         request.body = await http.read_body(server.config.max_payload)
     except BodyTooLargeError:
         await http.respond_json(413, {"code": 413, "message": "Body too large"}, close=True)
+        return
+    except MalformedBodyError:
+        await http.respond_json(400, _MALFORMED_BODY, close=True)
         return
     try:
         response = await route(request)

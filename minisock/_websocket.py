@@ -170,10 +170,11 @@ class WebSocket:
 class _Binding:
     """This WebSocket's role in its session, and how the connection should end."""
 
-    __slots__ = ("aborted", "close_code", "close_reason", "decided", "probing")
+    __slots__ = ("aborted", "close_code", "close_reason", "decided", "probing", "scope")
 
     def __init__(self, *, probing: bool) -> None:
         self.probing = probing
+        self.scope: trio.CancelScope | None = None
         self.aborted = False
         self.decided = False
         self.close_code: int | None = None
@@ -273,10 +274,11 @@ async def _run(
     server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding, *, connect: bool
 ) -> None:
     server.transport_started()
-    if not binding.probing:
-        sock.flush_now = partial(_write_fast, sock, socket)
     try:
         async with trio.open_nursery() as nursery:
+            if not binding.probing:
+                _bind(sock, socket, nursery.cancel_scope)
+            binding.scope = nursery.cancel_scope
             nursery.start_soon(_write_loop, server, socket, sock, binding, nursery.cancel_scope)
             if connect:
                 await server.call_connect(sock)
@@ -291,6 +293,7 @@ async def _run(
             binding.decide(ws.CloseCode.GOING_AWAY)
         if not binding.probing:  # this WebSocket was the session's transport
             sock.flush_now = None
+            sock.on_close = None
         await socket.close(binding.close_code, binding.close_reason)
         server.transport_finished()
 
@@ -346,6 +349,21 @@ def _take_frames(sock: EngineSocket) -> bytes:
         for wire, data in zip(wires, frames, strict=True):
             trace.frame(trace.S2C, sock.eio_sid, ws.frame_head(data), wire)
     return b"".join(frames)
+
+
+def _bind(sock: EngineSocket, socket: WebSocket, scope: trio.CancelScope) -> None:
+    """Make ``socket`` the session's transport: its fast write path, and its end.
+
+    When the session closes, the connection gets ``_CLOSE_WAIT`` to send what is left; a
+    client that stopped reading would otherwise hold a blocked writer (and the connection)
+    forever.
+    """
+    sock.flush_now = partial(_write_fast, sock, socket)
+
+    def give_up_soon() -> None:
+        scope.deadline = min(scope.deadline, trio.current_time() + _CLOSE_WAIT)
+
+    sock.on_close = give_up_soon
 
 
 def _write_fast(sock: EngineSocket, socket: WebSocket) -> bool:
@@ -412,7 +430,8 @@ async def _read_loop(
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False
                         sock._probe = None
-                        sock.flush_now = partial(_write_fast, sock, socket)
+                        assert binding.scope is not None
+                        _bind(sock, socket, binding.scope)
                     elif outcome is UpgradeOutcome.ABORTED:
                         binding.decide(ws.CloseCode.NORMAL, "upgrade aborted")
                         if sock._probe is binding:

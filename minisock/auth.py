@@ -75,6 +75,8 @@ class JWTVerifier:
         if hmac and asymmetric:
             # One key used as an HMAC secret and as a public key invites algorithm confusion.
             raise ValueError("do not mix HMAC and public-key algorithms in one verifier")
+        if hmac and _looks_like_public_key(self.key):
+            raise ValueError("an HMAC secret must not be a public key (algorithm confusion)")
 
     def verify(self, token: str, now: float) -> dict[str, Any]:
         """The verified claims of ``token`` at time ``now`` (seconds since the epoch)."""
@@ -109,6 +111,8 @@ class JWTVerifier:
             raise TokenError("malformed", str(exc)) from exc
         except jwt.InvalidTokenError as exc:
             raise TokenError("invalid", str(exc)) from exc
+        except jwt.PyJWTError as exc:  # e.g. InvalidKeyError: never let a token crash a request
+            raise TokenError("invalid", type(exc).__name__) from exc
         if not isinstance(claims.get("iss"), str):
             raise TokenError("wrong_issuer")
         self._check_times(claims, now)
@@ -130,6 +134,14 @@ class JWTVerifier:
         iat = claims.get("iat")
         if iat is not None and now + self.leeway < iat:
             raise TokenError("not_yet_valid", "issued in the future")
+
+
+_PUBLIC_KEY_MARKERS = (b"-----BEGIN", b"ssh-rsa", b"ssh-ed25519", b"ecdsa-sha2-", b'"kty"')
+
+
+def _looks_like_public_key(key: str | bytes) -> bool:
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    return any(marker in raw[:200] for marker in _PUBLIC_KEY_MARKERS)
 
 
 def _is_numeric_date(value: object) -> bool:

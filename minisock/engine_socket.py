@@ -38,6 +38,7 @@ class EngineSocket:
         "data",
         "flush_now",
         "identity",
+        "on_close",
         "request",
         "state",
         "timer_at",
@@ -58,6 +59,8 @@ class EngineSocket:
         """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf
         self._lot = trio.lowlevel.ParkingLot()
+        self.on_close: Callable[[], None] | None = None
+        """Set by a WebSocket transport: called once when the session closes."""
         self.flush_now: Callable[[], bool] | None = None
         """Set by a WebSocket transport: sends the outbox at once if it can (True)."""
         self._probe: Any = None

@@ -188,11 +188,8 @@ class Socket:
             args = list(result)
         else:
             args = [result]
-        packet = SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)
-        if self._held is not None:
-            self._held.append(engine_wires(packet))
-        elif self.connected:
-            self._send_packet_nowait(packet)
+        # Like a broadcast, an ack never waits and never grows the queue past its bound.
+        self.deliver_nowait(engine_wires(SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)))
 
     def resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         """The client answered our ack request ``ack_id``; unknown ids are ignored."""

@@ -162,6 +162,15 @@ class Decoder:
     def awaiting_attachments(self) -> bool:
         return self._pending is not None
 
+    @property
+    def pending(self) -> SioPacket | None:
+        """The binary packet whose attachments are being collected, if any."""
+        return self._pending
+
+    def reset(self) -> None:
+        """Drop a half-received binary packet and its attachments."""
+        self._pending, self._expected, self._buffers = None, 0, []
+
     def receive(self, data: str | bytes) -> SioPacket | None:
         """Decode one message. Returns a complete packet, or ``None`` while attachments are due."""
         if isinstance(data, str):
