@@ -42,7 +42,8 @@ __all__ = ["WebSocket", "abort_probe", "serve_new", "serve_upgrade"]
 log = logging.getLogger("minisock.websocket")
 
 _READ_SIZE = 65536
-_CLOSE_WAIT = 1.0
+_CLOSE_WAIT = 1.0  # for the close handshake itself
+_DRAIN_WAIT = 5.0  # for a closed session's last frames to reach a client that reads slowly
 # The close code for a session that ended for each reason; the reason goes in the frame too.
 _CLOSE_CODES = {
     CloseReason.SERVER_SHUTTING_DOWN: ws.CloseCode.GOING_AWAY,
@@ -70,6 +71,7 @@ class WebSocket:
         "eio_sid",
         "parser",
         "stream",
+        "torn",
         "unsent",
     )
 
@@ -81,6 +83,8 @@ class WebSocket:
         self._lock = trio.StrictFIFOLock()
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         self.unsent = b""
+        self.torn = False
+        """A frame went out only in part: no other byte may follow it."""
         self.eio_sid: str | None = None
         self.close_sent = False
         self.close_received = False
@@ -88,7 +92,13 @@ class WebSocket:
     def can_write_now(self) -> bool:
         """Whether a write may go straight to the socket: a real socket, nobody writing,
         nothing left over, not closing."""
-        return self._fd >= 0 and not self.unsent and not self._lock.locked() and not self.close_sent
+        return (
+            self._fd >= 0
+            and not self.unsent
+            and not self.torn
+            and not self._lock.locked()
+            and not self.close_sent
+        )
 
     def write_now(self, data: bytes) -> bool:
         """Write ``data`` without waiting (check :meth:`can_write_now` first).
@@ -142,16 +152,22 @@ class WebSocket:
         except trio.WouldBlock:
             await lock.acquire()
         try:
+            self.torn = True  # until send_all returns: cancelled halfway, a frame is cut
             await self.stream.send_all(data)
+            self.torn = False
         finally:
             lock.release()
 
     async def close(self, code: int | None, reason: str = "") -> None:
-        """Send our close frame (once), wait briefly for the client's, then close TCP."""
+        """Send our close frame (once), wait briefly for the client's, then close TCP.
+
+        If a frame was cut halfway (a write cancelled, or the client stopped reading), nothing
+        more may follow it: the TCP connection just ends, and the client sees 1006.
+        """
         with trio.move_on_after(_CLOSE_WAIT) as scope:
             scope.shield = True
             try:
-                if not self.close_sent:
+                if not self.close_sent and not self.torn:
                     self.close_sent = True
                     await self.flush_unsent()  # a frame cut short must end before the close
                     if trace.enabled():
@@ -283,7 +299,11 @@ async def _run(
             if connect:
                 await server.call_connect(sock)
             await _read_loop(server, socket, sock, binding)
-            nursery.cancel_scope.cancel()
+            if binding.decided:
+                # The connection is gone or the client closed it: nothing more to write.
+                nursery.cancel_scope.cancel()
+            # Otherwise the session closed: the writer sends what is left, then ends it
+            # (bounded by the drain deadline), never cut off in the middle of a frame.
     except* (trio.BrokenResourceError, trio.ClosedResourceError):
         _connection_lost(server, socket, sock, binding)
     finally:
@@ -354,14 +374,14 @@ def _take_frames(sock: EngineSocket) -> bytes:
 def _bind(sock: EngineSocket, socket: WebSocket, scope: trio.CancelScope) -> None:
     """Make ``socket`` the session's transport: its fast write path, and its end.
 
-    When the session closes, the connection gets ``_CLOSE_WAIT`` to send what is left; a
+    When the session closes, the connection gets ``_DRAIN_WAIT`` to send what is left; a
     client that stopped reading would otherwise hold a blocked writer (and the connection)
     forever.
     """
     sock.flush_now = partial(_write_fast, sock, socket)
 
     def give_up_soon() -> None:
-        scope.deadline = min(scope.deadline, trio.current_time() + _CLOSE_WAIT)
+        scope.deadline = min(scope.deadline, trio.current_time() + _DRAIN_WAIT)
 
     sock.on_close = give_up_soon
 
@@ -411,6 +431,10 @@ async def _read_loop(
             kind = type(event)
             if kind is ws.TextMessage or kind is ws.BinaryMessage:
                 assert isinstance(event, ws.TextMessage | ws.BinaryMessage)
+                if not state.is_open and not binding.probing:
+                    # The session is over and the writer is sending its last frames: keep
+                    # reading (a client blocked on sending would never read them), discard.
+                    continue
                 if trace.enabled():
                     trace.packets(trace.C2S, "websocket", sock.eio_sid, [event.data])
                 try:
@@ -445,8 +469,6 @@ async def _read_loop(
                     await server.deliver(sock, data)
                 else:
                     server.refresh(sock)  # a pong reschedules the heartbeat
-                if not state.is_open:
-                    return
             elif kind is ws.Ping:
                 assert isinstance(event, ws.Ping)
                 if trace.enabled():

@@ -28,7 +28,7 @@ from minisock import _polling, _websocket, trace
 from minisock._http import HttpConnection
 from minisock._timers import TimerHeap
 from minisock.engine_socket import EngineSocket
-from minisock.errors import TokenError
+from minisock.errors import SessionClosedError, TokenError
 from minisock.proto import ws_handshake
 from minisock.proto.eio import open_packet
 from minisock.proto.eio_session import (
@@ -335,6 +335,8 @@ class EngineServer:
         """Hand one message to the application; its errors stay with this session."""
         try:
             await self.on_message(sock, data)
+        except SessionClosedError:
+            log.debug("a message handler sent to a session that had closed")
         except Exception:
             log.exception("message handler failed")
 
