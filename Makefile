@@ -40,8 +40,8 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 lint: $(STAMP)
-	$(PY) -m ruff check minisock tests examples
-	$(PY) -m ruff format --check minisock tests examples
+	$(PY) -m ruff check minisock tests examples docs soak fuzz
+	$(PY) -m ruff format --check minisock tests examples docs soak fuzz
 
 pytest: $(STAMP) js-deps examples-deps browser-deps /usr/bin/chromium
 	$(PY) -m pytest -q
@@ -72,3 +72,30 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 
 bench: $(STAMP) $(BENCH_STAMP) bench/node_modules/.package-lock.json
 	taskset -c 1 $(BENCH_VENV)/bin/python bench/loadgen.py --minisock-python $(PY) $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- fuzzing (fuzz/README.md)
+# `make fuzz FUZZ_SECONDS=60` runs each atheris harness for that long, one after the other, in
+# fuzz/.venv (atheris never enters the main venv). Not part of `make test`.
+FUZZ_VENV := fuzz/.venv
+FUZZ_STAMP := $(FUZZ_VENV)/.installed
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+.PHONY: fuzz soak
+
+$(FUZZ_STAMP): fuzz/requirements.txt pyproject.toml
+	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FUZZ_VENV)/bin/python -m pip install --quiet -r fuzz/requirements.txt -e .
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(FUZZ_VENV)/bin/python fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# ---------------------------------------------------------------- soak (soak/README.md)
+# `make soak` churns clients over both transports for SOAK_SECONDS (default 300) against a
+# server in its own process, then checks delivery, RSS, fds and the session table.
+SOAK_SECONDS ?= 300
+
+soak: $(STAMP)
+	$(PY) soak/soak.py --seconds $(SOAK_SECONDS)

@@ -71,6 +71,7 @@ class HttpConnection:
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
         self._head_start = b""
         """The first bytes of the current request's head, to tell a 414 from a 431."""
+        self._method = b""
 
     # ------------------------------------------------------------------ reading
 
@@ -106,6 +107,11 @@ class HttpConnection:
             status = exc.error_status_hint
             if status == 431 and self._request_line_too_long():
                 status, message = 414, f"URL over {self.max_url_length} bytes"
+            elif status == 501 and b"content-length" in self._head_start.lower():
+                # h11 refuses the unknown coding first; the smuggling shape is what matters.
+                status, message = 400, "Content-Length together with Transfer-Encoding"
+            elif status == 501:
+                message = "unsupported Transfer-Encoding"
             elif status == 431:
                 message = f"request head over {self.max_head_size} bytes"
             else:
@@ -115,6 +121,7 @@ class HttpConnection:
             return None
         if not isinstance(event, h11.Request):
             return None
+        self._method = event.method
         refusal = self._check_head(event)
         if refusal is not None:
             await self._answer_framing_error(*refusal)
@@ -209,7 +216,7 @@ class HttpConnection:
         out = self.h11.send(
             h11.Response(status_code=status, headers=all_headers, reason=_reason(status))
         )
-        if body:
+        if body and self._method != b"HEAD":  # a HEAD answer declares the length, sends none
             out = (out or b"") + (self.h11.send(h11.Data(data=body)) or b"")
         out = (out or b"") + (self.h11.send(h11.EndOfMessage()) or b"")
         if status >= 300 and trace.enabled():

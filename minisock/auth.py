@@ -82,6 +82,8 @@ class JWTVerifier:
         """The verified claims of ``token`` at time ``now`` (seconds since the epoch)."""
         if len(token) > self.max_token_size:
             raise TokenError("oversize", f"token over {self.max_token_size} bytes")
+        if not token.isascii():
+            raise TokenError("malformed", "a compact JWT is ASCII")
         try:
             claims = jwt.decode(
                 token,
@@ -144,11 +146,15 @@ def _looks_like_public_key(key: str | bytes) -> bool:
     return any(marker in raw[:200] for marker in _PUBLIC_KEY_MARKERS)
 
 
+_MAX_DATE = 2**53  # seconds: far past any real date, and safe to add to a float
+
+
 def _is_numeric_date(value: object) -> bool:
-    """RFC 7519 §2 NumericDate: an int or a finite float (bool is an int subclass: no)."""
+    """RFC 7519 §2 NumericDate: an int or a finite float (bool is an int subclass: no),
+    within a range that arithmetic on it cannot overflow."""
     if type(value) is int:
-        return True
-    return type(value) is float and math.isfinite(value)
+        return -_MAX_DATE < value < _MAX_DATE
+    return type(value) is float and math.isfinite(value) and abs(value) < _MAX_DATE
 
 
 def _data_claim(claims: dict[str, Any]) -> Any:
