@@ -62,9 +62,9 @@ class Client:
         self.sockets: dict[str, Socket] = {}
         """Sockets by namespace name (connecting ones included)."""
         self.timer_at = float("inf")
-        self._jobs: deque[Job] = deque()
+        self._jobs: deque[Job] | None = None  # made when there is work: idle clients are many
         self._working = False
-        self._lot = trio.lowlevel.ParkingLot()
+        self._lot: trio.lowlevel.ParkingLot | None = None  # likewise, only under backpressure
         self.inline_task: trio.lowlevel.Task | None = None
         """The reader task while it runs an inline handler (``inline_handlers`` mode)."""
 
@@ -118,11 +118,15 @@ class Client:
     # ---------------------------------------------------------------- the job queue
 
     async def _enqueue(self, job: Job) -> None:
-        while len(self._jobs) >= self.server.max_queued_events:
+        while self._jobs is not None and len(self._jobs) >= self.server.max_queued_events:
+            if self._lot is None:
+                self._lot = trio.lowlevel.ParkingLot()
             await self._lot.park()  # backpressure: the reader stops reading this client
         self._append(job)
 
     def _append(self, job: Job) -> None:
+        if self._jobs is None:
+            self._jobs = deque()
         self._jobs.append(job)
         if not self._working:
             self._working = True
@@ -130,10 +134,12 @@ class Client:
 
     async def _work(self) -> None:
         jobs = self._jobs
+        assert jobs is not None
         try:
             while jobs:
                 job = jobs.popleft()
-                self._lot.unpark_all()
+                if self._lot is not None:
+                    self._lot.unpark_all()
                 try:
                     await job()
                 except Exception:
@@ -142,6 +148,7 @@ class Client:
                     log.exception("a job of one client failed")
         finally:
             self._working = False
+            self._jobs = None  # the next job makes a new one
 
     # ---------------------------------------------------------------- jobs
 

@@ -251,6 +251,10 @@ class HttpConnection:
         await self.stream.send_all(out or b"")
         trailing, _closed = self.h11.trailing_data
         self.detached = True
+        # The WebSocket lives as long as this object's callers do: let the HTTP parser and
+        # its buffers go now (about 2 KB per idle connection).
+        del self.h11
+        self._head_start = b""
         return bytes(trailing)
 
     # ------------------------------------------------------------------ cycle
