@@ -107,11 +107,31 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     return [f"{int(kind)}{head}{nsp}{ack}{payload}", *attachments]
 
 
+class _HasBinary(Exception):
+    """Raised by the shared encoder on the first bytes value: take the slow path."""
+
+
+def _no_binary(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise _HasBinary
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# Built once, for the common case of a payload without binary: json.dumps() with options
+# builds a new encoder on every call.
+_JSON_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_no_binary
+)
+
+
 def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
     try:
-        text = json.dumps(
-            data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
-        )
+        try:
+            text = _JSON_ENCODER.encode(data)
+        except _HasBinary:
+            text = json.dumps(
+                data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
+            )
     except ValueError:
         # NaN or an infinity somewhere: JSON.stringify writes null. Rare, so walk only now.
         attachments.clear()
@@ -240,7 +260,7 @@ def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
     if i < end:
         raw = text[i:]
         try:
-            data = json.loads(raw, parse_constant=_refuse_constant)
+            data = _JSON_DECODER.decode(raw)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
         if raw.count("[") + raw.count("{") > limits.max_depth and _depth(data) > limits.max_depth:
@@ -253,6 +273,10 @@ def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
 def _refuse_constant(name: str) -> Any:
     # JSON has no NaN or Infinity; Python's json module accepts them unless told not to.
     raise ValueError(f"{name} is not JSON")
+
+
+# Built once: json.loads() with options builds a new decoder on every call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _check_payload(
