@@ -214,8 +214,23 @@ def abort_probe(sock: EngineSocket) -> None:
     sock.wake()
 
 
+class _LastFrame:
+    """The frame of the wire packet framed last, kept by identity.
+
+    A broadcast hands the very same packet object to every member in turn, so with this
+    one-entry cache it is UTF-8-encoded and framed once, not once per recipient.
+    """
+
+    wire: WirePacket | None = None
+    frame = b""
+
+
 def _frame(wire: WirePacket) -> bytes:
-    return ws.encode_text(wire) if isinstance(wire, str) else ws.encode_binary(wire)
+    if wire is _LastFrame.wire:
+        return _LastFrame.frame
+    frame = ws.encode_text(wire) if isinstance(wire, str) else ws.encode_binary(wire)
+    _LastFrame.wire, _LastFrame.frame = wire, frame
+    return frame
 
 
 async def _refuse(http: HttpConnection, exc: HandshakeError) -> None:
