@@ -30,7 +30,6 @@ import os
 import signal
 import socket as _socket
 import sys
-from collections import deque
 from importlib.metadata import version
 from typing import Any
 
@@ -46,7 +45,6 @@ ENGINE_PATH = b"/engine.io"
 _PEEK_LIMIT = 8192
 _PEEK_TIMEOUT = 10.0
 _GRACE = 3.0  # seconds for the graceful part of a SIGTERM stop; the contract allows 5
-_ACKS = "bench.acks"
 
 
 def build_socketio(secret: str | None, *, inline_handlers: bool = False) -> Server:
@@ -55,62 +53,27 @@ def build_socketio(secret: str | None, *, inline_handlers: bool = False) -> Serv
     if secret:
         auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE))
     sio = Server(auth=auth, inline_handlers=inline_handlers)
-    _track_ack_requests(sio)
 
     @sio.on("echo")
     async def echo(socket: Socket, *args: Any) -> tuple[Any, ...] | None:
-        if _ack_requested(socket):
+        if socket.ack_requested:
             return args  # the ack carries the arguments, instead of the echo event
         await socket.emit("echo", *args)
         return None
 
     @sio.on("join")
     async def join(socket: Socket, room: str) -> None:
-        _ack_requested(socket)
         socket.join(room)  # in effect before the ack, which is sent after we return
 
     @sio.on("bcast")
     async def bcast(socket: Socket, room: str, payload: Any) -> None:
-        _ack_requested(socket)
         await sio.to(room).emit("msg", payload)
 
     @sio.on("*")
     async def other(socket: Socket, event: str, *args: Any) -> None:
-        _ack_requested(socket)
+        return None
 
     return sio
-
-
-def _track_ack_requests(sio: Server) -> None:
-    """Note, per session and in arrival order, which events asked for an ack.
-
-    A minisock handler cannot tell whether the client asked for an ack (its return value
-    becomes the ack if one was asked), but ``echo`` must answer *either* with the echo event
-    *or* with the ack. Events of one client are handled one at a time in arrival order, so
-    every handler pops the flag its event pushed here. Only events on ``/`` are tracked (the
-    only namespace); an event whose handler never runs (its socket disconnected first) leaves
-    a stale flag, which no benchmark client provokes.
-    """
-    inner = sio.engine.on_message
-
-    async def on_message(engine: EngineSocket, data: str | bytes) -> None:
-        if type(data) is str and len(data) > 1 and data[0] == "2":
-            second = data[1]
-            if second == "[" or second.isdigit():
-                flags = engine.data.get(_ACKS)
-                if flags is None:
-                    flags = engine.data[_ACKS] = deque()
-                flags.append(second != "[")
-        await inner(engine, data)
-
-    sio.engine.on_message = on_message
-
-
-def _ack_requested(socket: Socket) -> bool:
-    flags: deque[bool] | None = socket.engine.data.get(_ACKS)
-    if not flags:
-        return False
-    return flags.popleft()
 
 
 def build_engineio() -> EngineServer:

@@ -25,7 +25,7 @@ from minisock.adapter import engine_wires
 from minisock.errors import ConnectRefusedError, TokenError
 from minisock.proto.sio import Decoder, SioPacket, SioPacketType, SocketIOProtocolError
 from minisock.proto.sio_session import SioSession
-from minisock.socket import Socket
+from minisock.socket import Socket, current_ack
 
 if TYPE_CHECKING:
     from minisock.engine_socket import EngineSocket
@@ -261,6 +261,7 @@ class Client:
         namespace = socket.namespace
         handler = namespace.handlers.get(name)
         result: Any = None
+        token = current_ack.set(socket if ack_id is not None else None)
         try:
             if handler is not None:
                 result = await handler(socket, *args)
@@ -272,6 +273,8 @@ class Client:
             # Contained to this client; an ack that was asked for is answered with nothing.
             log.exception("handler for event %r failed", name)
             result = None
+        finally:
+            current_ack.reset(token)
         if ack_id is not None:
             try:
                 socket.acknowledge(ack_id, result)

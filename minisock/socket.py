@@ -10,6 +10,7 @@ right after the CONNECT acknowledgement, or dropped if the handler refuses the c
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import secrets
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 __all__ = ["Socket"]
 
 log = logging.getLogger("minisock.socket")
+
+
+# The socket whose event handler is running in this context, when its client asked for an
+# ack. A context variable, so a task the handler starts keeps the answer of its own event.
+current_ack: contextvars.ContextVar[Socket | None] = contextvars.ContextVar(
+    "minisock_current_ack", default=None
+)
 
 
 class _AckSlot:
@@ -104,6 +112,15 @@ class Socket:
     @property
     def rooms(self) -> frozenset[str]:
         return self.namespace.adapter.rooms_of(self.sid)
+
+    @property
+    def ack_requested(self) -> bool:
+        """Inside an event handler of this socket: whether the client asked for an ack.
+
+        The handler's return value becomes that ack; a handler that answers either way
+        (like an echo: the ack, or else an event) can tell which is wanted.
+        """
+        return current_ack.get() is self
 
     # ---------------------------------------------------------------- sending
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -122,3 +123,29 @@ async def test_an_inline_handler_error_is_contained(
             await ws.send_text('426["ping-me"]')
             assert await ws.receive() == '436["pong"]'
             await ws.close()
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_handler_knows_whether_an_ack_was_asked(
+    autojump_clock: trio.testing.MockClock, inline: bool
+) -> None:
+    sio = Server(inline_handlers=inline)
+    seen: list[bool] = []
+
+    @sio.on("echo")
+    async def echo(socket: Socket, *args: Any) -> tuple[Any, ...] | None:
+        seen.append(socket.ack_requested)
+        if socket.ack_requested:
+            return args
+        await socket.emit("echo", *args)
+        return None
+
+    with trio.fail_after(10):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('42["echo",1]')
+            assert await ws.receive() == '42["echo",1]'
+            await ws.send_text('427["echo",2]')
+            assert await ws.receive() == "437[2]"
+            await ws.close()
+    assert seen == [False, True]
