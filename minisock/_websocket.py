@@ -239,11 +239,15 @@ async def _refuse(http: HttpConnection, exc: HandshakeError) -> None:
     await http.respond_json(exc.http_status, body, headers=headers, close=True)
 
 
-def _validate(request: Request) -> str:
-    """The client's Sec-WebSocket-Key, or :class:`HandshakeError`."""
-    return ws_handshake.validate_upgrade(
-        request.method.encode("ascii"), request.http_version.encode("ascii"), request.headers
-    )
+async def _validated_key(http: HttpConnection, request: Request) -> str | None:
+    """The client's Sec-WebSocket-Key; or None once a bad upgrade has been answered."""
+    try:
+        return ws_handshake.validate_upgrade(
+            request.method.encode("ascii"), request.http_version.encode("ascii"), request.headers
+        )
+    except HandshakeError as exc:
+        await _refuse(http, exc)
+        return None
 
 
 async def _switch(
@@ -265,10 +269,8 @@ async def serve_new(
     claims: dict[str, Any] | None,
 ) -> bool:
     """A sid-less WebSocket: create the session on it. Returns True once the stream is ours."""
-    try:
-        key = _validate(request)
-    except HandshakeError as exc:
-        await _refuse(http, exc)
+    key = await _validated_key(http, request)
+    if key is None:
         return False
     sock = server.create_session(request, Transport.WEBSOCKET, identity, claims)
     socket = await _switch(server, http, key, sock.eio_sid)
@@ -281,10 +283,8 @@ async def serve_upgrade(
     server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
 ) -> bool:
     """A WebSocket with a sid: probe and upgrade a polling session."""
-    try:
-        key = _validate(request)
-    except HandshakeError as exc:
-        await _refuse(http, exc)
+    key = await _validated_key(http, request)
+    if key is None:
         return False
     socket = await _switch(server, http, key, None)
     socket.eio_sid = sock.eio_sid

@@ -13,7 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Request", "Response"]
+__all__ = ["Request", "Response", "header_value", "header_values"]
+
+
+def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive) in h11-style pairs, or ``None``."""
+    wanted = name.lower().encode("ascii")
+    for key, value in headers:
+        if key == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def header_values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
+    """Every value of header ``name``, in order."""
+    wanted = name.lower().encode("ascii")
+    return [value.decode("latin-1") for key, value in headers if key == wanted]
 
 
 @dataclass(slots=True)
@@ -39,16 +54,11 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""
-        wanted = name.lower().encode("ascii")
-        for key, value in self.headers:
-            if key == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name``, in order."""
-        wanted = name.lower().encode("ascii")
-        return [value.decode("latin-1") for key, value in self.headers if key == wanted]
+        return header_values(self.headers, name)
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""

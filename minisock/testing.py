@@ -41,6 +41,7 @@ from wsproto.connection import ConnectionState
 
 from minisock.engine import EngineServer
 from minisock.engine_socket import EngineSocket
+from minisock.request import header_value, header_values
 
 __all__ = [
     "EventRecorder",
@@ -84,16 +85,11 @@ class HttpResponse:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""
-        wanted = name.lower().encode("ascii")
-        for key, value in self.headers:
-            if key == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name``, in order."""
-        wanted = name.lower().encode("ascii")
-        return [value.decode("latin-1") for key, value in self.headers if key == wanted]
+        return header_values(self.headers, name)
 
     @property
     def text(self) -> str:
