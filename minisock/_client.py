@@ -249,10 +249,7 @@ class Client:
         if data is not None:
             body["data"] = data
         packet = SioPacket(SioPacketType.CONNECT_ERROR, nsp_name, body)
-        state = self.engine.state
-        if state.is_open:
-            state.outbox.extend(engine_wires(packet))
-            self.engine.wake()
+        self.engine.send_protocol_nowait(engine_wires(packet))
 
     async def _run_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
         if not socket.connected:

@@ -103,7 +103,16 @@ class EngineSocket:
             raise SessionClosedError(f"session closed: {state.close_reason}")
         if not state.has_room():
             raise trio.WouldBlock
-        state.outbox.extend(wires)
+        self._queue(wires)
+
+    def send_protocol_nowait(self, wires: list[WirePacket]) -> None:
+        """Queue protocol packets (a CONNECT answer, a DISCONNECT) past the outbox bound,
+        which is there for application messages. Once the session is closed, nothing."""
+        if self.state.is_open:
+            self._queue(wires)
+
+    def _queue(self, wires: list[WirePacket]) -> None:
+        self.state.outbox.extend(wires)
         flush_now = self.flush_now
         if flush_now is None or not flush_now():
             self._lot.unpark_all()

@@ -191,11 +191,8 @@ class Socket:
             pass
 
     def _send_packet_nowait(self, packet: SioPacket) -> None:
-        """Protocol packets (CONNECT ack, DISCONNECT, ACK) bypass the hold and the bound."""
-        engine = self.engine
-        if engine.state.is_open:
-            engine.state.outbox.extend(engine_wires(packet))
-            engine.wake()
+        """Protocol packets (CONNECT ack, DISCONNECT) bypass the hold and the bound."""
+        self.engine.send_protocol_nowait(engine_wires(packet))
 
     def acknowledge(self, ack_id: int, result: Any) -> None:
         """Answer the client's ack request with a handler's return value."""
@@ -261,12 +258,10 @@ class Socket:
         """Connected: send the CONNECT ack, then what the connect handler emitted."""
         held, self._held = self._held or [], None
         self.connected = True
-        self._send_packet_nowait(SioPacket(SioPacketType.CONNECT, self.nsp, {"sid": self.sid}))
-        engine = self.engine
-        for wires in held:
-            if engine.state.is_open:
-                engine.state.outbox.extend(wires)
-        engine.wake()
+        wires = engine_wires(SioPacket(SioPacketType.CONNECT, self.nsp, {"sid": self.sid}))
+        for packet_wires in held:
+            wires += packet_wires
+        self.engine.send_protocol_nowait(wires)  # one batch: the ack first, then the rest
 
     def mark_closed(self) -> None:
         """Local bookkeeping of a disconnect: fail pending calls, stop sending."""
