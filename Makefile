@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest js-deps examples-deps browser-deps clean
+.PHONY: demo test lint typecheck pytest js-deps examples-deps browser-deps cluster-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,redis]'
 	touch $(STAMP)
 
 js-deps: tests/js/node_modules/.package-lock.json
@@ -33,6 +33,13 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
+# The cluster tests start their own Redis and HAProxy (on free ports, stopped by PID).
+cluster-deps: /usr/bin/redis-server /usr/sbin/haproxy
+
+/usr/bin/redis-server /usr/sbin/haproxy:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server haproxy
+
 demo: $(STAMP) examples-deps
 	$(PY) examples/jwt_app.py --port 3000 --connect-auth
 
@@ -43,7 +50,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check minisock tests examples docs soak fuzz
 	$(PY) -m ruff format --check minisock tests examples docs soak fuzz
 
-pytest: $(STAMP) js-deps examples-deps browser-deps /usr/bin/chromium
+pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
 	$(PY) -m pytest -q
 
 test: typecheck lint pytest
