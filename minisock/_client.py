@@ -21,9 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from minisock.adapter import engine_wires
 from minisock.errors import ConnectRefusedError, TokenError
-from minisock.proto.sio import Decoder, SioPacket, SioPacketType, SocketIOProtocolError
+from minisock.proto.sio import (
+    Decoder,
+    SioPacket,
+    SioPacketType,
+    SocketIOProtocolError,
+    engine_wires,
+)
 from minisock.proto.sio_session import SioSession
 from minisock.socket import Socket, current_ack
 

@@ -1,18 +1,25 @@
 """Broadcast operators: ``server.to("room").except_("other").emit(...)``.
 
-An operator is an immutable selection of sockets in one namespace. Each ``to``/``except_``
-returns a new one, so a selection can be kept and reused.
+An operator is an immutable selection of sockets in one namespace, on every server of the
+cluster (or this one only, with :attr:`BroadcastOperator.local`). Each ``to``/``except_``/
+``timeout`` returns a new one, so a selection can be kept and reused.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
-from minisock.adapter import BroadcastOptions
+import trio
+
+from minisock.adapters import AckCallbacks, BroadcastOptions
+from minisock.errors import AckTimeoutError
 from minisock.proto.sio import RESERVED_EVENTS, SioPacket, SioPacketType
 
 if TYPE_CHECKING:
     from minisock.namespace import Namespace
+    from minisock.remote_socket import RemoteSocket
     from minisock.socket import Socket
 
 __all__ = ["BroadcastOperator"]
@@ -21,33 +28,102 @@ __all__ = ["BroadcastOperator"]
 class BroadcastOperator:
     """Sockets of a namespace chosen by rooms, to emit to or act on."""
 
-    __slots__ = ("_namespace", "_opts")
+    __slots__ = ("_namespace", "_opts", "_single")
 
-    def __init__(self, namespace: Namespace, opts: BroadcastOptions | None = None) -> None:
+    def __init__(
+        self, namespace: Namespace, opts: BroadcastOptions | None = None, *, single: bool = False
+    ) -> None:
         self._namespace = namespace
         self._opts = opts if opts is not None else BroadcastOptions()
+        self._single = single  # one socket (a RemoteSocket): call() returns its one answer
+
+    def _with(self, **changes: Any) -> BroadcastOperator:
+        opts = dataclasses.replace(self._opts, **changes)
+        return BroadcastOperator(self._namespace, opts, single=self._single)
 
     def to(self, *rooms: str) -> BroadcastOperator:
         """Also target the members of ``rooms``."""
-        opts = BroadcastOptions(self._opts.rooms | frozenset(rooms), self._opts.except_rooms)
-        return BroadcastOperator(self._namespace, opts)
+        return self._with(rooms=self._opts.rooms | frozenset(rooms))
 
     in_ = to
 
     def except_(self, *rooms: str) -> BroadcastOperator:
         """Leave out the members of ``rooms``."""
-        opts = BroadcastOptions(self._opts.rooms, self._opts.except_rooms | frozenset(rooms))
-        return BroadcastOperator(self._namespace, opts)
+        return self._with(except_rooms=self._opts.except_rooms | frozenset(rooms))
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server: ``sio.local.emit(...)`` does not cross Redis."""
+        return self._with(local=True)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Bound :meth:`call`: after ``seconds`` it raises :class:`AckTimeoutError`."""
+        if not seconds >= 0 or math.isinf(seconds):
+            raise ValueError("a timeout is a finite number of seconds")
+        return self._with(timeout=seconds)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every selected socket. Never waits on a slow one: a socket whose
         queue is full is disconnected instead."""
+        await self._namespace.adapter.broadcast(self._packet(event, args), self._opts)
+
+    async def call(self, event: str, *args: Any) -> Any:
+        """Emit and gather every selected socket's acknowledgement (its first argument).
+
+        Needs :meth:`timeout`. Returns the answers once every server has said how many
+        sockets it asked and each of them answered; after the timeout, raises
+        :class:`AckTimeoutError` carrying the answers that did come. This is
+        ``io.timeout(ms).emitWithAck(...)`` in the reference.
+        """
+        timeout = self._opts.timeout
+        if timeout is None:
+            raise ValueError("a broadcast call() needs a timeout: sio.timeout(5).call(...)")
+        packet = self._packet(event, args)
+        adapter = self._namespace.adapter
+        responses: list[Any] = []
+        counted = {"servers": 0, "clients": 0}
+        expected_servers = -1
+        done = trio.Event()
+
+        def check() -> None:
+            if counted["servers"] == expected_servers and len(responses) == counted["clients"]:
+                done.set()
+
+        def client_count(count: int) -> None:
+            counted["servers"] += 1
+            counted["clients"] += count
+            check()
+
+        def ack(value: Any) -> None:
+            responses.append(value)
+            check()
+
+        forget = None
+        with trio.move_on_after(timeout):
+            forget = await adapter.broadcast_with_ack(
+                packet, self._opts, AckCallbacks(client_count, ack)
+            )
+            expected_servers = 1 if self._opts.local else await adapter.server_count()
+            check()
+            await done.wait()
+        if not done.is_set():
+            if forget is not None:
+                forget()
+            raise AckTimeoutError(responses=(responses[:1] if self._single else responses))
+        if self._single:
+            return responses[0] if responses else None
+        return responses
+
+    def _packet(self, event: str, args: tuple[Any, ...]) -> SioPacket:
+        if not isinstance(event, str):
+            raise TypeError("the event name must be a string")
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        packet = SioPacket(SioPacketType.EVENT, self._namespace.name, [event, *args])
-        await self._namespace.adapter.broadcast(packet, self._opts)
+        return SioPacket(SioPacketType.EVENT, self._namespace.name, [event, *args])
 
-    async def fetch_sockets(self) -> list[Socket]:
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The selected sockets of every server: this server's as :class:`Socket`, the
+        others' as :class:`~minisock.remote_socket.RemoteSocket`."""
         return await self._namespace.adapter.fetch_sockets(self._opts)
 
     async def sids(self) -> set[str]:
@@ -59,15 +135,12 @@ class BroadcastOperator:
         return await self._namespace.adapter.has_members(self._opts)
 
     async def sockets_join(self, *rooms: str) -> None:
-        for socket in await self.fetch_sockets():
-            socket.join(*rooms)
+        """The selected sockets, wherever they are, join ``rooms``."""
+        await self._namespace.adapter.add_sockets(self._opts, list(rooms))
 
     async def sockets_leave(self, *rooms: str) -> None:
-        for socket in await self.fetch_sockets():
-            for room in rooms:
-                socket.leave(room)
+        await self._namespace.adapter.del_sockets(self._opts, list(rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every selected socket; ``close`` also closes their Engine.IO sessions."""
-        for socket in await self.fetch_sockets():
-            await socket.disconnect(close=close)
+        await self._namespace.adapter.disconnect_sockets(self._opts, close)

@@ -50,6 +50,8 @@ MessageHandler = Callable[[EngineSocket, str | bytes], Awaitable[None]]
 DisconnectHandler = Callable[[EngineSocket, str], Awaitable[None]]
 RouteHandler = Callable[[Request], Awaitable[Response]]
 HandshakeCheck = Callable[[Request], tuple[Any, dict[str, Any] | None]]
+Service = Callable[..., Awaitable[None]]
+"""``async def service(*, task_status)``: see :meth:`EngineServer.run_service`."""
 """Checks a sid-less request: returns (identity, claims) or raises TokenError (-> 401)."""
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -123,6 +125,7 @@ class EngineServer:
         self.on_disconnect: DisconnectHandler = _ignore
         self._routes: dict[tuple[str, str], RouteHandler] = {}
         self._background: list[Callable[[], Awaitable[None]]] = []
+        self._services: list[Service] = []
         self._mounted: list[EngineServer] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
         self._nursery: trio.Nursery | None = None
@@ -209,6 +212,8 @@ class EngineServer:
                     nursery.start_soon(engine._timers.run)
                     for background in engine._background:
                         nursery.start_soon(background)
+                    for service in engine._services:
+                        await nursery.start(service)  # ready before the first client comes
                 if listeners:
                     nursery.start_soon(
                         partial(
@@ -269,6 +274,11 @@ class EngineServer:
     def run_in_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn()`` for as long as the server runs (the layer above uses this)."""
         self._background.append(fn)
+
+    def run_service(self, service: Service) -> None:
+        """Run ``service(task_status=...)`` for as long as the server runs, and listen only
+        once it has called ``task_status.started()`` (a cluster bus that has subscribed)."""
+        self._services.append(service)
 
     def refresh(self, sock: EngineSocket) -> None:
         """Call after anything that may change a session: wakes waiters, reschedules its timer,

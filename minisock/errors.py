@@ -11,6 +11,8 @@ bytes on the wire and never crashes on them.
     │   ├── WebSocketProtocolError RFC 6455 violation (close_code 1002, 1007, 1009)
     │   └── HandshakeError         a WebSocket upgrade request we refuse (http_status)
     ├── SessionClosedError         you used a session after it closed
+    ├── AckTimeoutError            acks did not all come in time (carries those that did)
+    ├── ClusterError               a cluster operation failed (the bus is unreachable)
     ├── ConnectRefusedError        raise it in a middleware or connect handler to refuse
     └── TokenError                 a bearer token was missing or refused (reason: one word)
 """
@@ -18,6 +20,8 @@ bytes on the wire and never crashes on them.
 from __future__ import annotations
 
 __all__ = [
+    "AckTimeoutError",
+    "ClusterError",
     "ConnectRefusedError",
     "EngineProtocolError",
     "HandshakeError",
@@ -66,6 +70,26 @@ class HandshakeError(ProtocolError):
 
 class SessionClosedError(MinisockError):
     """The session was closed (by you or by the peer) before or during this operation."""
+
+
+class AckTimeoutError(MinisockError, TimeoutError):
+    """The acknowledgements did not all arrive in time ("operation has timed out").
+
+    ``responses`` holds the answers that did arrive: for a broadcast, one per socket that
+    answered; for ``server_side_call``, one per server; empty for a single socket.
+    """
+
+    def __init__(
+        self, message: str = "operation has timed out", responses: list[object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.responses: list[object] = responses if responses is not None else []
+
+
+class ClusterError(MinisockError):
+    """A cluster-wide operation could not be done: the bus (Redis) is unreachable, or the
+    other servers did not answer in time. Local delivery keeps working meanwhile."""
 
 
 class ConnectRefusedError(MinisockError):

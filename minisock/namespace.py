@@ -8,23 +8,33 @@
 - ``@ns.on("<event>")``: ``async def(socket, *args)``; the return value becomes the ack
   (``None`` -> no arguments, a tuple -> several);
 - ``@ns.on("*")``: ``async def(socket, event, *args)`` for events with no handler of their own;
-- ``@ns.use``: ``async def(socket, auth)`` middlewares, run in order before ``connect``.
+- ``@ns.use``: ``async def(socket, auth)`` middlewares, run in order before ``connect``;
+- ``@ns.on_server_side("<event>")``: ``async def(*args)`` for :meth:`server_side_emit` from
+  the other servers of a cluster (never from clients); the return value answers
+  :meth:`server_side_call`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from minisock.adapter import Adapter
+from minisock.adapters import Adapter
 from minisock.broadcast import BroadcastOperator
-from minisock.proto.sio import RESERVED_EVENTS
+from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS
 
 if TYPE_CHECKING:
+    from minisock.remote_socket import RemoteSocket
     from minisock.server import Server
     from minisock.socket import Socket
 
 __all__ = ["Namespace"]
+
+log = logging.getLogger("minisock.namespace")
+
+# Names a server-side event cannot take (the reference's namespace reserves these).
+SERVER_SIDE_RESERVED = RESERVED_EVENTS | {"connection", "new_namespace"}
 
 Handler = Callable[..., Awaitable[Any]]
 Middleware = Callable[["Socket", dict[str, Any]], Awaitable[None]]
@@ -44,6 +54,8 @@ class Namespace:
         self.connect_handler: Handler | None = None
         self.disconnect_handler: Handler | None = None
         self.middlewares: list[Middleware] = []
+        self.server_side_handlers: dict[str, Handler] = {}
+        self._next_ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
 
     # ---------------------------------------------------------------- registration
@@ -70,6 +82,23 @@ class Namespace:
         """Add a middleware: ``async def(socket, auth)``, run before the connect handler."""
         self.middlewares.append(middleware)
         return middleware
+
+    def on_server_side(self, event: str) -> Callable[[H], H]:
+        """Register the handler of a server-side ``event``: ``async def(*args)``."""
+        _check_server_side_name(event)
+
+        def register(handler: H) -> H:
+            self.server_side_handlers[event] = handler
+            return handler
+
+        return register
+
+    def next_ack_id(self) -> int:
+        """Ack ids come from one counter per namespace, as in the reference: a broadcast with
+        acks then uses one id for every socket, and it is free on each of them."""
+        ack_id = self._next_ack_id
+        self._next_ack_id = (ack_id + 1) % MAX_ACK_ID
+        return ack_id
 
     # ---------------------------------------------------------------- membership
 
@@ -104,12 +133,67 @@ class Namespace:
     def except_(self, *rooms: str) -> BroadcastOperator:
         return BroadcastOperator(self).except_(*rooms)
 
+    @property
+    def local(self) -> BroadcastOperator:
+        """Every socket of this namespace on this server only."""
+        return BroadcastOperator(self).local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return BroadcastOperator(self).timeout(seconds)
+
     async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket of this namespace."""
+        """Send ``event`` to every socket of this namespace, on every server."""
         await BroadcastOperator(self).emit(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         return await BroadcastOperator(self).fetch_sockets()
+
+    async def sockets_join(self, *rooms: str) -> None:
+        await BroadcastOperator(self).sockets_join(*rooms)
+
+    async def sockets_leave(self, *rooms: str) -> None:
+        await BroadcastOperator(self).sockets_leave(*rooms)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         await BroadcastOperator(self).disconnect_sockets(close)
+
+    # ---------------------------------------------------------------- between servers
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this namespace on every *other* server of the cluster."""
+        _check_server_side_name(event)
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_call(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like :meth:`server_side_emit`, and return every other server's answer.
+
+        After ``timeout`` (the adapter's request timeout by default), raises
+        :class:`~minisock.errors.AckTimeoutError` carrying the answers that came.
+        """
+        _check_server_side_name(event)
+        return await self.adapter.server_side_call([event, *args], timeout)
+
+    async def run_server_side(self, data: list[Any]) -> tuple[bool, Any]:
+        """Run the handler of a server-side event from another server.
+
+        Returns ``(answered, value)``: with no handler there is no answer (the reference
+        never calls the ack then, so the asking server waits out its timeout).
+        """
+        event, *args = data
+        handler = self.server_side_handlers.get(event)
+        if handler is None:
+            return False, None
+        try:
+            return True, await handler(*args)
+        except Exception:
+            log.exception("server-side handler for %r failed", event)
+            return True, None
+
+
+def _check_server_side_name(event: str) -> None:
+    if not isinstance(event, str):
+        raise TypeError("the event name must be a string")
+    if event in SERVER_SIDE_RESERVED:
+        raise ValueError(f"{event!r} is a reserved event name")

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import trio
 
 from minisock._client import Client
 from minisock._timers import TimerHeap
-from minisock.adapter import Adapter, LocalAdapter
+from minisock.adapters import Adapter
+from minisock.adapters.local import LocalAdapter
 from minisock.auth import JWTAuth
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
@@ -32,11 +33,26 @@ from minisock.namespace import Handler, Middleware, Namespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import DecoderLimits
 
+if TYPE_CHECKING:
+    from minisock.remote_socket import RemoteSocket
+    from minisock.socket import Socket
+
 __all__ = ["Server"]
 
 log = logging.getLogger("minisock.server")
 
 H = TypeVar("H", bound=Handler)
+
+
+@runtime_checkable
+class ClusterBus(Protocol):
+    """An adapter factory that also runs something (a Redis connection) while serving."""
+
+    def __call__(self, namespace: Namespace) -> Adapter: ...
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None: ...
+
 
 # The Socket.IO name for an Engine.IO session we closed ourselves.
 _REASONS = {CloseReason.FORCED_CLOSE: "forced server close"}
@@ -75,6 +91,8 @@ class Server:
         self.max_rooms_per_socket = max_rooms_per_socket
         self.max_room_name_length = max_room_name_length
         self.adapter_factory = adapter
+        if isinstance(adapter, ClusterBus):
+            self.engine.run_service(adapter.run)
         self.namespaces: dict[str, Namespace] = {}
         self._timers: TimerHeap[Client] = TimerHeap(self._on_timer)
         self.engine.on_connect = self._engine_connect
@@ -114,8 +132,43 @@ class Server:
     def except_(self, *rooms: str) -> BroadcastOperator:
         return self.sockets.except_(*rooms)
 
+    @property
+    def local(self) -> BroadcastOperator:
+        """The default namespace on this server only: ``sio.local.emit(...)``."""
+        return self.sockets.local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """``await sio.timeout(5).call("event")``: every client's answer (see ``call``)."""
+        return self.sockets.timeout(seconds)
+
     async def emit(self, event: str, *args: Any) -> None:
         await self.sockets.emit(event, *args)
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        return await self.sockets.fetch_sockets()
+
+    async def sockets_join(self, *rooms: str) -> None:
+        await self.sockets.sockets_join(*rooms)
+
+    async def sockets_leave(self, *rooms: str) -> None:
+        await self.sockets.sockets_leave(*rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self.sockets.disconnect_sockets(close)
+
+    def on_server_side(self, event: str) -> Callable[[H], H]:
+        """Register a server-side event handler on the default namespace."""
+        return self.sockets.on_server_side(event)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other servers of the cluster (see :class:`Namespace`)."""
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_call(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Every other server's answer to ``event`` (see :meth:`Namespace.server_side_call`)."""
+        return await self.sockets.server_side_call(event, *args, timeout=timeout)
 
     def mount(self, engine: EngineServer) -> None:
         """Also serve a plain Engine.IO server (on its own path) on this server's port."""

@@ -14,22 +14,24 @@ import contextvars
 import logging
 import math
 import secrets
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from minisock.adapter import BroadcastOptions, engine_wires
+from minisock.adapters import BroadcastOptions
 from minisock.broadcast import BroadcastOperator
-from minisock.errors import SessionClosedError
+from minisock.errors import AckTimeoutError, SessionClosedError
 from minisock.proto.eio import WirePacket
 from minisock.proto.eio_session import CloseReason
-from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, SioPacket, SioPacketType
+from minisock.proto.sio import RESERVED_EVENTS, SioPacket, SioPacketType, engine_wires
+from minisock.request import Request
 
 if TYPE_CHECKING:
     from minisock._client import Client
     from minisock.engine_socket import EngineSocket
     from minisock.namespace import Namespace
-    from minisock.request import Request
 
 __all__ = ["Socket"]
 
@@ -43,13 +45,26 @@ current_ack: contextvars.ContextVar[Socket | None] = contextvars.ContextVar(
 )
 
 
+AckCallback = Callable[[list[Any] | None], None]
+"""Called with the client's ack arguments, or ``None`` when the socket left first."""
+
+
 class _AckSlot:
+    """One awaited acknowledgement of :meth:`Socket.call`."""
+
     __slots__ = ("args", "done", "error")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.args: list[Any] = []
         self.error: BaseException | None = None
+
+    def __call__(self, args: list[Any] | None) -> None:
+        if args is None:
+            self.error = SessionClosedError("socket disconnected before the ack")
+        else:
+            self.args = args
+        self.done.set()
 
 
 class Socket:
@@ -58,7 +73,6 @@ class Socket:
     __slots__ = (
         "_acks",
         "_held",
-        "_next_ack_id",
         "auth",
         "claims",
         "client",
@@ -67,6 +81,7 @@ class Socket:
         "expires_at",
         "gone_reason",
         "identity",
+        "issued",
         "namespace",
         "sid",
     )
@@ -89,15 +104,26 @@ class Socket:
         self.connected = False
         self.gone_reason: str | None = None
         """Why the client left while this socket's connect handler was still running."""
+        self.issued = time.time()
+        """When the socket was created (Unix time), for :attr:`handshake`."""
         self._held: list[list[WirePacket]] | None = []
-        self._acks: dict[int, _AckSlot] = {}
-        self._next_ack_id = 0
+        self._acks: dict[int, AckCallback] = {}
 
     # ---------------------------------------------------------------- who
 
     @property
     def nsp(self) -> str:
         return self.namespace.name
+
+    @property
+    def id(self) -> str:
+        """The Socket.IO id, as ``socket.id`` in the reference (same as :attr:`sid`)."""
+        return self.sid
+
+    @property
+    def handshake(self) -> dict[str, Any]:
+        """The reference's ``socket.handshake``: what ``fetch_sockets`` shows other servers."""
+        return handshake_of(self.request, self.auth, self.issued)
 
     @property
     def engine(self) -> EngineSocket:
@@ -150,8 +176,7 @@ class Socket:
             # Inside the connect handler: an ack can only come once the client knows it is
             # connected, so acknowledge the connection now (the reference's order).
             self.client.commit(self)
-        ack_id = self._next_ack_id
-        self._next_ack_id = (ack_id + 1) % MAX_ACK_ID
+        ack_id = self.namespace.next_ack_id()
         slot = _AckSlot()
         self._acks[ack_id] = slot
         try:
@@ -207,10 +232,21 @@ class Socket:
 
     def resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         """The client answered our ack request ``ack_id``; unknown ids are ignored."""
-        slot = self._acks.pop(ack_id, None)
-        if slot is not None:
-            slot.args = args
-            slot.done.set()
+        callback = self._acks.pop(ack_id, None)
+        if callback is not None:
+            callback(args)
+
+    def expect_ack(self, ack_id: int, callback: AckCallback) -> None:
+        """Call ``callback`` when the client answers ``ack_id`` (a broadcast with acks)."""
+        if self.connected or self._held is not None:
+            self._acks[ack_id] = callback
+
+    def forget_ack(self, ack_id: int) -> None:
+        self._acks.pop(ack_id, None)
+
+    def timeout(self, seconds: float) -> TimedSocket:
+        """``socket.timeout(5).call(...)``: raise :class:`AckTimeoutError` after ``seconds``."""
+        return TimedSocket(self, seconds)
 
     # ---------------------------------------------------------------- rooms
 
@@ -268,13 +304,53 @@ class Socket:
         self.expires_at = math.inf
         self.connected = False
         self._held = None
-        for slot in self._acks.values():
-            slot.error = SessionClosedError("socket disconnected before the ack")
-            slot.done.set()
-        self._acks.clear()
+        acks, self._acks = self._acks, {}
+        for callback in acks.values():
+            callback(None)
 
     def __repr__(self) -> str:
         return f"<Socket {self.nsp} {'connected' if self.connected else 'disconnected'}>"
+
+
+class TimedSocket:
+    """A socket whose :meth:`call` gives up after a timeout, as ``socket.timeout(ms)`` does."""
+
+    __slots__ = ("seconds", "socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self.socket = socket
+        self.seconds = seconds
+
+    async def call(self, event: str, *args: Any) -> Any:
+        """Like :meth:`Socket.call`; raises :class:`AckTimeoutError` when no ack comes."""
+        with trio.move_on_after(self.seconds):
+            return await self.socket.call(event, *args)
+        raise AckTimeoutError()
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.socket.emit(event, *args)
+
+
+def handshake_of(request: Request, auth: dict[str, Any], issued: float) -> dict[str, Any]:
+    """Node's handshake object: what a Node server sees in a ``RemoteSocket``."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return {
+        "headers": headers,
+        "time": time.strftime(
+            "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", time.gmtime(issued)
+        ),
+        "address": request.peer[0] if request.peer is not None else "",
+        "xdomain": "origin" in headers,
+        "secure": False,
+        "issued": int(issued * 1000),
+        "url": request.target,
+        "query": dict(request.query),
+        "auth": auth,
+    }
 
 
 def _check_event_name(event: str) -> None:

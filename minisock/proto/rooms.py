@@ -2,7 +2,7 @@
 
 This is the shape of the reference's in-memory adapter. Every socket is in the room named by
 its own id; an empty room is deleted at once, so a disconnect leaves nothing behind. Pure
-data, no I/O: the adapter (``minisock/adapter.py``) delivers, this only answers "who".
+data, no I/O: the adapter (``minisock/adapters/``) delivers, this only answers "who".
 """
 
 from __future__ import annotations

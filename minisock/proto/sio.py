@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minisock.errors import ProtocolError
+from minisock.proto.eio import WirePacket
 
 __all__ = [
     "RESERVED_EVENTS",
@@ -35,6 +36,7 @@ __all__ = [
     "SioPacketType",
     "SocketIOProtocolError",
     "encode",
+    "engine_wires",
 ]
 
 RESERVED_EVENTS = frozenset(
@@ -105,6 +107,12 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     nsp = f"{packet.nsp}," if packet.nsp != "/" else ""
     ack = str(packet.id) if packet.id is not None else ""
     return [f"{int(kind)}{head}{nsp}{ack}{payload}", *attachments]
+
+
+def engine_wires(packet: SioPacket) -> list[WirePacket]:
+    """``packet`` as the Engine.IO message wire packets every recipient gets (encode once)."""
+    parts = encode(packet)
+    return [f"4{parts[0]!s}", *parts[1:]]
 
 
 class _HasBinary(Exception):

@@ -35,7 +35,7 @@ import trio
 import trio.testing
 
 from minisock import ConnectRefusedError, Namespace, Server, SessionClosedError, Socket
-from minisock.adapter import LocalAdapter
+from minisock.adapters.local import LocalAdapter
 from minisock.proto.rooms import RoomRegistry
 from minisock.testing import (
     HttpClient,

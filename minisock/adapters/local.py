@@ -1,0 +1,153 @@
+"""The in-memory adapter: one process, rooms in a :class:`RoomRegistry`.
+
+Every cluster-wide operation of :class:`~minisock.adapters.Adapter` has its one-server answer
+here, and the Redis adapter builds on these for its own share of the sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from minisock.adapters import AckCallbacks, BroadcastOptions
+from minisock.proto.rooms import RoomRegistry
+from minisock.proto.sio import SioPacket, engine_wires
+
+if TYPE_CHECKING:
+    from minisock.namespace import Namespace
+    from minisock.remote_socket import RemoteSocket
+    from minisock.socket import Socket
+
+__all__ = ["LocalAdapter"]
+
+
+class LocalAdapter:
+    """The sockets of this process only."""
+
+    __slots__ = ("namespace", "registry")
+
+    def __init__(self, namespace: Namespace) -> None:
+        self.namespace = namespace
+        self.registry = RoomRegistry()
+
+    def add(self, sio_sid: str, rooms: Iterable[str]) -> None:
+        self.registry.add(sio_sid, rooms)
+
+    def remove(self, sio_sid: str, room: str) -> None:
+        self.registry.remove(sio_sid, room)
+
+    def remove_all(self, sio_sid: str) -> None:
+        self.registry.remove_all(sio_sid)
+
+    def rooms_of(self, sio_sid: str) -> frozenset[str]:
+        return self.registry.rooms_of(sio_sid)
+
+    def local_targets(self, opts: BroadcastOptions) -> list[Socket]:
+        sockets = self.namespace.sockets
+        chosen = self.registry.select(opts.rooms, opts.except_rooms)
+        return [sockets[sid] for sid in chosen if sid in sockets]
+
+    # ---------------------------------------------------------------- this server's share
+
+    def deliver(self, packet: SioPacket, opts: BroadcastOptions) -> None:
+        """Encode once, then hand the same wire packets to every target, never waiting on one."""
+        wires = engine_wires(packet)
+        for socket in self.local_targets(opts):
+            socket.deliver_nowait(wires)
+
+    def deliver_with_ack(
+        self, packet: SioPacket, opts: BroadcastOptions, callbacks: AckCallbacks
+    ) -> Callable[[], None]:
+        """One ack id for every target (it comes from the namespace's counter, so it is free
+        on each of them), so the packet is still encoded once."""
+        ack_id = self.namespace.next_ack_id()
+        wires = engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
+        targets = self.local_targets(opts)
+
+        def answered(args: list[Any] | None) -> None:
+            if args is not None:  # None: the socket left first; like the reference, no answer
+                callbacks.ack(args[0] if args else None)
+
+        for socket in targets:
+            socket.expect_ack(ack_id, answered)
+            socket.deliver_nowait(wires)
+        callbacks.client_count(len(targets))
+
+        def forget() -> None:
+            for socket in targets:
+                socket.forget_ack(ack_id)
+
+        return forget
+
+    def add_local(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self.local_targets(opts):
+            socket.join(*rooms)
+
+    def del_local(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self.local_targets(opts):
+            for room in rooms:
+                socket.leave(room)
+
+    async def disconnect_local(self, opts: BroadcastOptions, close: bool) -> None:
+        for socket in self.local_targets(opts):
+            await socket.disconnect(close=close)
+
+    # ---------------------------------------------------------------- the Adapter seam
+
+    async def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> None:
+        self.deliver(packet, opts)
+        await trio.lowlevel.checkpoint()
+
+    async def broadcast_with_ack(
+        self, packet: SioPacket, opts: BroadcastOptions, callbacks: AckCallbacks
+    ) -> Callable[[], None]:
+        await trio.lowlevel.checkpoint()  # first: cancelled here, nothing was sent
+        return self.deliver_with_ack(packet, opts, callbacks)
+
+    async def server_count(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return 1
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Socket | RemoteSocket]:
+        await trio.lowlevel.checkpoint()
+        return list(self.local_targets(opts))
+
+    async def sids(self, opts: BroadcastOptions) -> set[str]:
+        await trio.lowlevel.checkpoint()
+        return self.registry.select(opts.rooms, opts.except_rooms)
+
+    async def has_members(self, opts: BroadcastOptions) -> bool:
+        await trio.lowlevel.checkpoint()
+        return self.has_local_members(opts)
+
+    def has_local_members(self, opts: BroadcastOptions) -> bool:
+        """Cheap when asking about rooms without exceptions: one lookup per room."""
+        if opts.rooms and not opts.except_rooms:
+            return any(self.registry.has_members(room) for room in opts.rooms)
+        return bool(self.registry.select(opts.rooms, opts.except_rooms))
+
+    async def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        self.add_local(opts, rooms)
+        await trio.lowlevel.checkpoint()
+
+    async def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        self.del_local(opts, rooms)
+        await trio.lowlevel.checkpoint()
+
+    async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        await self.disconnect_local(opts, close)
+        await trio.lowlevel.checkpoint()
+
+    async def all_rooms(self) -> set[str]:
+        await trio.lowlevel.checkpoint()
+        return set(self.registry.rooms())
+
+    async def server_side_emit(self, data: list[Any]) -> None:
+        """No other server to tell (the reference does not deliver to itself either)."""
+        await trio.lowlevel.checkpoint()
+
+    async def server_side_call(self, data: list[Any], timeout: float | None) -> list[Any]:
+        await trio.lowlevel.checkpoint()
+        return []
