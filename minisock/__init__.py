@@ -5,6 +5,8 @@ from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer
 from minisock.engine_socket import EngineSocket
 from minisock.errors import (
+    AckTimeoutError,
+    ClusterError,
     ConnectRefusedError,
     EngineProtocolError,
     HandshakeError,
@@ -15,12 +17,15 @@ from minisock.errors import (
     WebSocketProtocolError,
 )
 from minisock.namespace import Namespace
+from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
 from minisock.server import Server
 from minisock.socket import Socket
 
 __all__ = [
+    "AckTimeoutError",
     "BroadcastOperator",
+    "ClusterError",
     "ConnectRefusedError",
     "EngineProtocolError",
     "EngineServer",
@@ -31,6 +36,7 @@ __all__ = [
     "MinisockError",
     "Namespace",
     "ProtocolError",
+    "RemoteSocket",
     "Request",
     "Response",
     "Server",
