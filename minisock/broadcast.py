@@ -15,7 +15,7 @@ import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions
 from minisock.errors import AckTimeoutError
-from minisock.proto.sio import RESERVED_EVENTS, SioPacket, SioPacketType
+from minisock.proto.sio import SioPacket, SioPacketType, check_event_name
 
 if TYPE_CHECKING:
     from minisock.namespace import Namespace
@@ -115,10 +115,7 @@ class BroadcastOperator:
         return responses
 
     def _packet(self, event: str, args: tuple[Any, ...]) -> SioPacket:
-        if not isinstance(event, str):
-            raise TypeError("the event name must be a string")
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event_name(event)
         return SioPacket(SioPacketType.EVENT, self._namespace.name, [event, *args])
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:

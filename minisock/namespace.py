@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from minisock.adapters import Adapter
 from minisock.broadcast import BroadcastOperator
-from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS
+from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, check_event_name
 
 if TYPE_CHECKING:
     from minisock.remote_socket import RemoteSocket
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["Namespace"]
 
 log = logging.getLogger("minisock.namespace")
-
-# Names a server-side event cannot take (the reference's namespace reserves these).
-SERVER_SIDE_RESERVED = RESERVED_EVENTS | {"connection", "new_namespace"}
 
 Handler = Callable[..., Awaitable[Any]]
 Middleware = Callable[["Socket", dict[str, Any]], Awaitable[None]]
@@ -85,7 +82,7 @@ class Namespace:
 
     def on_server_side(self, event: str) -> Callable[[H], H]:
         """Register the handler of a server-side ``event``: ``async def(*args)``."""
-        _check_server_side_name(event)
+        check_event_name(event, server_side=True)
 
         def register(handler: H) -> H:
             self.server_side_handlers[event] = handler
@@ -161,7 +158,7 @@ class Namespace:
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to this namespace on every *other* server of the cluster."""
-        _check_server_side_name(event)
+        check_event_name(event, server_side=True)
         await self.adapter.server_side_emit([event, *args])
 
     async def server_side_call(
@@ -172,7 +169,7 @@ class Namespace:
         After ``timeout`` (the adapter's request timeout by default), raises
         :class:`~minisock.errors.AckTimeoutError` carrying the answers that came.
         """
-        _check_server_side_name(event)
+        check_event_name(event, server_side=True)
         return await self.adapter.server_side_call([event, *args], timeout)
 
     async def run_server_side(self, data: list[Any]) -> tuple[bool, Any]:
@@ -190,10 +187,3 @@ class Namespace:
         except Exception:
             log.exception("server-side handler for %r failed", event)
             return True, None
-
-
-def _check_server_side_name(event: str) -> None:
-    if not isinstance(event, str):
-        raise TypeError("the event name must be a string")
-    if event in SERVER_SIDE_RESERVED:
-        raise ValueError(f"{event!r} is a reserved event name")

@@ -25,7 +25,7 @@ from minisock.broadcast import BroadcastOperator
 from minisock.errors import AckTimeoutError, SessionClosedError
 from minisock.proto.eio import WirePacket
 from minisock.proto.eio_session import CloseReason
-from minisock.proto.sio import RESERVED_EVENTS, SioPacket, SioPacketType, engine_wires
+from minisock.proto.sio import SioPacket, SioPacketType, check_event_name, engine_wires
 from minisock.request import Request
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class Socket:
         Waits while this client's queue is full; raises
         :class:`~minisock.errors.SessionClosedError` once the socket is disconnected.
         """
-        _check_event_name(event)
+        check_event_name(event)
         await self._send(SioPacket(SioPacketType.EVENT, self.nsp, [event, *args]))
 
     async def call(self, event: str, *args: Any) -> Any:
@@ -165,7 +165,7 @@ class Socket:
         One argument is returned as is, several as a tuple, none as ``None`` (as
         python-socketio does). Bound the wait with your own ``trio.fail_after``.
         """
-        _check_event_name(event)
+        check_event_name(event)
         if self.client.inline_task is trio.lowlevel.current_task():
             raise RuntimeError(
                 "call() cannot wait for an ack from the client whose inline handler is "
@@ -351,10 +351,3 @@ def handshake_of(request: Request, auth: dict[str, Any], issued: float) -> dict[
         "query": dict(request.query),
         "auth": auth,
     }
-
-
-def _check_event_name(event: str) -> None:
-    if not isinstance(event, str):
-        raise TypeError("the event name must be a string")
-    if event in RESERVED_EVENTS:
-        raise ValueError(f"{event!r} is a reserved event name")

@@ -35,8 +35,10 @@ __all__ = [
     "SioPacket",
     "SioPacketType",
     "SocketIOProtocolError",
+    "check_event_name",
     "encode",
     "engine_wires",
+    "json_text",
 ]
 
 RESERVED_EVENTS = frozenset(
@@ -109,6 +111,18 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     return [f"{int(kind)}{head}{nsp}{ack}{payload}", *attachments]
 
 
+def check_event_name(event: str, *, server_side: bool = False) -> None:
+    """An event an application may send: a string, and not one of the reserved names
+    (between servers, the reference's namespace also reserves two of its own)."""
+    if not isinstance(event, str):
+        raise TypeError("the event name must be a string")
+    if event in RESERVED_EVENTS or (server_side and event in _SERVER_SIDE_RESERVED):
+        raise ValueError(f"{event!r} is a reserved event name")
+
+
+_SERVER_SIDE_RESERVED = frozenset({"connection", "new_namespace"})
+
+
 def engine_wires(packet: SioPacket) -> list[WirePacket]:
     """``packet`` as the Engine.IO message wire packets every recipient gets (encode once)."""
     parts = encode(packet)
@@ -152,6 +166,19 @@ def _dumps(data: Any, default: Callable[[object], object], attachments: list[byt
             attachments.clear()
             text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
     return text
+
+
+def json_text(data: Any) -> str:
+    """The text ``JSON.stringify(data)`` writes, for ``data`` without binary.
+
+    The one JSON.stringify emulation, shared with the cluster codec (``proto/cluster.py``).
+    Raises ``TypeError`` for ``bytes`` or any other value JSON cannot carry.
+    """
+    return _dumps(data, _not_json, [])
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _finite(value: Any) -> Any:
