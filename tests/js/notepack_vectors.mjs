@@ -1,0 +1,111 @@
+// Cross-checks tests/vectors/cluster.json against Node's own encoders: notepack.io 3.0.1 (what
+// @socket.io/redis-adapter and redis-emitter use) and JSON.stringify / JSON.parse.
+//
+// For every msgpack value: notepack.encode(value) must give the vector's bytes (or node_hex,
+// where JavaScript's one number type makes notepack write otherwise), and notepack.decode of
+// the vector's bytes must give the value back. For every JSON value and message, the same with
+// JSON.stringify and JSON.parse. Prints one JSON line {checked, failures}; exits 1 on failure.
+//
+// Usage: node notepack_vectors.mjs [path/to/cluster.json]
+
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
+
+const require = createRequire(import.meta.url);
+const notepack = require("notepack.io");
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const path = process.argv[2] ?? `${here}../vectors/cluster.json`;
+const vectors = JSON.parse(readFileSync(path, "utf8"));
+
+// The tags of cluster.json's _doc, as JavaScript values.
+function toJS(value) {
+  if (Array.isArray(value)) return value.map(toJS);
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value);
+    if (keys.length === 1) {
+      if (keys[0] === "$bytes") return Buffer.from(value.$bytes, "hex");
+      if (keys[0] === "$float") return Number(value.$float);
+      if (keys[0] === "$date") return new Date(value.$date);
+      if (keys[0] === "$undefined") return undefined;
+    }
+    const out = {};
+    for (const key of keys) out[key] = toJS(value[key]);
+    return out;
+  }
+  return value;
+}
+
+let checked = 0;
+const failures = [];
+
+function expectEqual(name, what, actual, expected) {
+  checked++;
+  if (!isDeepStrictEqual(actual, expected)) {
+    failures.push({ name, what, actual: show(actual), expected: show(expected) });
+  }
+}
+
+function show(value) {
+  if (Buffer.isBuffer(value)) return `<hex ${value.toString("hex")}>`;
+  if (value instanceof Date) return `<Date ${value.getTime()}>`;
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (Object.is(value, -0)) return "-0";
+  if (value === undefined) return "<undefined>";
+  if (Array.isArray(value)) return value.map(show);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, show(v)]));
+  }
+  return value;
+}
+
+function attempt(name, what, fn) {
+  try {
+    fn();
+  } catch (err) {
+    checked++;
+    failures.push({ name, what, error: String(err) });
+  }
+}
+
+for (const v of vectors.msgpack) {
+  const value = toJS(v.value);
+  const bytes = Buffer.from(v.hex, "hex");
+  if (v.node_writes !== false) {
+    attempt(v.name, "notepack.encode", () => {
+      expectEqual(v.name, "notepack.encode", notepack.encode(value).toString("hex"), v.node_hex ?? v.hex);
+    });
+  }
+  attempt(v.name, "notepack.decode", () => {
+    const expected = "js" in v ? toJS(v.js) : value;
+    expectEqual(v.name, "notepack.decode", notepack.decode(bytes), expected);
+  });
+}
+
+for (const v of vectors.json) {
+  const value = toJS(v.value);
+  if (v.direction !== "decode") {
+    expectEqual(v.name, "JSON.stringify", JSON.stringify(value), v.node_json ?? v.json);
+  }
+  if (v.direction !== "encode") {
+    expectEqual(v.name, "JSON.parse", JSON.parse(v.json), value);
+  }
+}
+
+for (const v of vectors.messages) {
+  const value = toJS(v.js);
+  if (typeof v.wire === "string") {
+    expectEqual(v.name, "JSON.stringify", JSON.stringify(value), v.wire);
+    expectEqual(v.name, "JSON.parse", JSON.parse(v.wire), value);
+  } else {
+    attempt(v.name, "notepack", () => {
+      expectEqual(v.name, "notepack.encode", notepack.encode(value).toString("hex"), v.wire.hex);
+      expectEqual(v.name, "notepack.decode", notepack.decode(Buffer.from(v.wire.hex, "hex")), value);
+    });
+  }
+}
+
+console.log(JSON.stringify({ checked, failures }));
+process.exit(failures.length === 0 && checked > 0 ? 0 : 1);
