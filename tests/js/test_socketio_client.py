@@ -13,12 +13,12 @@ These tests never skip: a missing toolchain is a failure.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _node
 import pytest
 import trio
 
@@ -26,7 +26,6 @@ from minisock import ConnectRefusedError, Namespace, Server, Socket
 
 JS_DIR = Path(__file__).resolve().parent
 SCRIPT = JS_DIR / "sio_scenarios.mjs"
-CLIENT_PACKAGE = JS_DIR / "node_modules" / "socket.io-client" / "package.json"
 
 # Short pings, so that heartbeats happen during the scenarios, with a timeout generous enough
 # for a loaded machine (socket.io-client answers pings on its own).
@@ -190,25 +189,8 @@ def build_server(server: RunningServer) -> Server:
 
 
 def require_node() -> str:
-    """Path of the ``node`` executable; fails (never skips) if the JS toolchain is missing.
-
-    Called from the test bodies (not a fixture) so that a missing toolchain is reported as a
-    test FAILURE rather than a setup error.
-    """
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail(
-            "`node` is not on PATH: these tests drive the real npm socket.io-client under "
-            "Node.js. Install Node.js (>= 18) and run `make test` (it runs `npm ci` in tests/js).",
-            pytrace=False,
-        )
-    if not CLIENT_PACKAGE.is_file():
-        pytest.fail(
-            f"{CLIENT_PACKAGE.parent} is missing: run `make test` (it runs `npm ci` in tests/js), "
-            "or `cd tests/js && npm ci`.",
-            pytrace=False,
-        )
-    return exe
+    """Path of ``node``; fails (never skips) if it or socket.io-client is missing."""
+    return _node.require_node("socket.io-client")
 
 
 @pytest.fixture
