@@ -4,7 +4,9 @@
 // For every msgpack value: notepack.encode(value) must give the vector's bytes (or node_hex,
 // where JavaScript's one number type makes notepack write otherwise), and notepack.decode of
 // the vector's bytes must give the value back. For every JSON value and message, the same with
-// JSON.stringify and JSON.parse. Prints one JSON line {checked, failures}; exits 1 on failure.
+// JSON.stringify and JSON.parse. Last, the real RedisAdapter and Emitter publish some of the
+// messages into a fake Redis client, and must publish exactly the vectors' bytes.
+// Prints one JSON line {checked, failures}; exits 1 on failure.
 //
 // Usage: node notepack_vectors.mjs [path/to/cluster.json]
 
@@ -105,6 +107,50 @@ for (const v of vectors.messages) {
       expectEqual(v.name, "notepack.decode", notepack.decode(Buffer.from(v.wire.hex, "hex")), value);
     });
   }
+}
+
+// The real @socket.io/redis-adapter and redis-emitter, publishing into a fake Redis client:
+// what they publish must be the vector's wire, byte for byte. (Requests that carry a random
+// requestId are left to the hand-built values above.)
+const { RedisAdapter } = require("@socket.io/redis-adapter");
+const { Emitter } = require("@socket.io/redis-emitter");
+const published = [];
+const pubClient = {
+  on() {},
+  off() {},
+  publish(channel, message) {
+    published.push(Buffer.isBuffer(message) ? { hex: message.toString("hex") } : message);
+  },
+};
+const subClient = { on() {}, off() {}, psubscribe() {}, subscribe() {} };
+const namespace = { name: "/chat", sockets: new Map(), server: { encoder: { encode: () => [] } } };
+const adapter = new RedisAdapter(namespace, pubClient, subClient, {});
+const emitter = new Emitter(pubClient);
+const opts = { rooms: new Set(["r1", "r2"]), except: new Set(["x"]) };
+const byName = Object.fromEntries(vectors.messages.map((v) => [v.name, v]));
+const sources = [
+  ["broadcast to one room, binary, flags, except", "a1b2c3", () =>
+    adapter.broadcast(
+      { type: 2, data: ["up", Buffer.from([0, 255]), { b: Buffer.from([1, 2]) }] },
+      { rooms: new Set(["room1"]), except: new Set(["x"]), flags: { volatile: true, compress: false } },
+    )],
+  ["REMOTE_JOIN (socketsJoin)", "u1", () => adapter.addSockets(opts, ["new"])],
+  ["REMOTE_LEAVE (socketsLeave)", "u1", () => adapter.delSockets(opts, ["old"])],
+  ["REMOTE_DISCONNECT (disconnectSockets)", "u1", () => adapter.disconnectSockets(opts, true)],
+  ["SERVER_SIDE_EMIT", "u1", () => adapter.serverSideEmit(["ping", 1, { a: "b" }])],
+  ["broadcast from the emitter (opts in its order: rooms, flags, except)", null, () =>
+    emitter.to(["a", "b"]).except("c").emit("chat", "hi", 1)],
+  ["REMOTE_JOIN from the emitter (no uid)", null, () => emitter.socketsJoin(["a", "b"])],
+  ["SERVER_SIDE_EMIT from the emitter", null, () => emitter.serverSideEmit("hello")],
+];
+for (const [name, uid, publish] of sources) {
+  attempt(name, "published by Node", () => {
+    if (!(name in byName)) throw new Error("no such vector");
+    if (uid !== null) adapter.uid = uid;
+    published.length = 0;
+    publish();
+    expectEqual(name, "published by Node", published, [byName[name].wire]);
+  });
 }
 
 console.log(JSON.stringify({ checked, failures }));

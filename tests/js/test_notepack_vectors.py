@@ -3,8 +3,9 @@
 ``notepack_vectors.mjs`` encodes each vector's JavaScript value with notepack.io 3.0.1 (the
 msgpack of @socket.io/redis-adapter and redis-emitter) and with ``JSON.stringify``, and
 decodes the vector's bytes with them: both must agree with the bytes minisock's codec is
-tested against (tests/unit/test_cluster_codec.py). A vector that only minisock believed in
-fails here.
+tested against (tests/unit/test_cluster_codec.py). Then the real RedisAdapter 8.3.0 and
+Emitter 5.1.0 publish some of the messages into a fake Redis client, byte for byte the
+vectors'. A vector that only minisock believed in fails here.
 
 Needs ``node`` on PATH and ``tests/js/node_modules`` (``make test`` runs ``npm ci`` for you).
 This test never skips: a missing toolchain is a failure.
