@@ -29,6 +29,8 @@ import jwt
 import trio
 
 from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, TokenError, trace
+from minisock.adapters import AdapterFactory, cluster_adapter
+from minisock.adapters.local import LocalAdapter
 from minisock.auth import bearer_token
 
 log = logging.getLogger("jwt_app")
@@ -56,6 +58,7 @@ def issue_token(secret: str, user: dict[str, Any], now: float) -> str:
 
 def build_app(
     *,
+    adapter: AdapterFactory = LocalAdapter,
     secret: str = DEMO_SECRET,
     connect_auth: bool = False,
     ping_interval_ms: int = 25000,
@@ -63,7 +66,10 @@ def build_app(
 ) -> Server:
     auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE), connect_auth=connect_auth)
     sio = Server(
-        auth=auth, ping_interval=ping_interval_ms / 1000, ping_timeout=ping_timeout_ms / 1000
+        adapter=adapter,
+        auth=auth,
+        ping_interval=ping_interval_ms / 1000,
+        ping_timeout=ping_timeout_ms / 1000,
     )
 
     @sio.route("GET", "/")
@@ -139,6 +145,8 @@ def main() -> None:
     parser.add_argument("--connect-auth", action="store_true", help="accept CONNECT auth tokens")
     parser.add_argument("--secret", default=os.environ.get("MINISOCK_JWT_SECRET", DEMO_SECRET))
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
+    parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
+    parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -148,6 +156,7 @@ def main() -> None:
         log.warning("using the guide's demo secret: fine for a demo, never for real use")
         warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
     sio = build_app(
+        adapter=cluster_adapter(args.redis, args.redis_key),
         secret=args.secret,
         connect_auth=args.connect_auth,
         ping_interval_ms=args.ping_interval,

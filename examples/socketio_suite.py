@@ -17,14 +17,21 @@ from typing import Any
 import trio
 
 from minisock import Server, Socket, trace
+from minisock.adapters import AdapterFactory, cluster_adapter
+from minisock.adapters.local import LocalAdapter
 
 log = logging.getLogger("socketio_suite")
 
 
 def build_server(
-    *, ping_interval_ms: int = 300, ping_timeout_ms: int = 200, connect_timeout_ms: int = 1000
+    *,
+    adapter: AdapterFactory = LocalAdapter,
+    ping_interval_ms: int = 300,
+    ping_timeout_ms: int = 200,
+    connect_timeout_ms: int = 1000,
 ) -> Server:
     sio = Server(
+        adapter=adapter,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
@@ -55,11 +62,14 @@ def main() -> None:
     parser.add_argument("--ping-timeout", type=int, default=200, help="milliseconds")
     parser.add_argument("--connect-timeout", type=int, default=1000, help="milliseconds")
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
+    parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
+    parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
         trace.enable()
     sio = build_server(
+        adapter=cluster_adapter(args.redis, args.redis_key),
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
         connect_timeout_ms=args.connect_timeout,

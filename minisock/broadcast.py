@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions
 from minisock.errors import AckTimeoutError
+from minisock.proto.cluster import AckCollector
 from minisock.proto.sio import SioPacket, SioPacketType, check_event_name
 
 if TYPE_CHECKING:
@@ -80,36 +82,31 @@ class BroadcastOperator:
             raise ValueError("a broadcast call() needs a timeout: sio.timeout(5).call(...)")
         packet = self._packet(event, args)
         adapter = self._namespace.adapter
-        responses: list[Any] = []
-        counted = {"servers": 0, "clients": 0}
-        expected_servers = -1
+        collector = AckCollector(deadline=trio.current_time() + timeout)
         done = trio.Event()
 
-        def check() -> None:
-            if counted["servers"] == expected_servers and len(responses) == counted["clients"]:
+        def settle(finished: bool) -> None:
+            if finished:
                 done.set()
 
-        def client_count(count: int) -> None:
-            counted["servers"] += 1
-            counted["clients"] += count
-            check()
-
-        def ack(value: Any) -> None:
-            responses.append(value)
-            check()
-
-        forget = None
-        with trio.move_on_after(timeout):
-            forget = await adapter.broadcast_with_ack(
-                packet, self._opts, AckCallbacks(client_count, ack)
-            )
-            expected_servers = 1 if self._opts.local else await adapter.server_count()
-            check()
-            await done.wait()
-        if not done.is_set():
+        callbacks = AckCallbacks(
+            client_count=lambda count: settle(collector.add_server(count)),
+            ack=lambda value: settle(collector.add_response(value)),
+        )
+        forget: Callable[[], None] | None = None
+        try:
+            with trio.move_on_at(collector.deadline):
+                forget = await adapter.broadcast_with_ack(packet, self._opts, callbacks)
+                servers = 1 if self._opts.local else await adapter.server_count()
+                settle(collector.set_expected_servers(servers))
+                await done.wait()
+        finally:
             if forget is not None:
-                forget()
-            raise AckTimeoutError(responses=(responses[:1] if self._single else responses))
+                forget()  # the acks still awaited are not wanted any more
+        responses = collector.responses
+        if not collector.complete:
+            collector.expire(trio.current_time())
+            raise AckTimeoutError(responses=responses[:1] if self._single else responses)
         if self._single:
             return responses[0] if responses else None
         return responses

@@ -190,6 +190,8 @@ class EngineServer:
         port = listeners[0].socket.getsockname()[1] if listeners else 0
         async with trio.open_nursery() as outer:
             work_scope = await outer.start(self._run_workers, listeners)
+            if listeners:
+                log.info("listening on port %d", port)
             task_status.started(port)
             try:
                 await self._stop.wait()

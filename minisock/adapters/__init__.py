@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from minisock.remote_socket import RemoteSocket
     from minisock.socket import Socket
 
-__all__ = ["AckCallbacks", "Adapter", "BroadcastOptions"]
+__all__ = ["AckCallbacks", "Adapter", "AdapterFactory", "BroadcastOptions", "cluster_adapter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +84,19 @@ class Adapter(Protocol):
     async def server_side_call(self, data: list[Any], timeout: float | None) -> list[Any]:
         """Every other server's answer; raises ``AckTimeoutError`` with those that came."""
         ...
+
+
+AdapterFactory = Callable[["Namespace"], Adapter]
+"""What ``Server(adapter=...)`` takes: makes the adapter of each namespace."""
+
+
+def cluster_adapter(redis_url: str | None, key: str = "socket.io") -> AdapterFactory:
+    """The Redis adapter on ``redis_url``, or the in-memory one when it is ``None``: what a
+    ``--redis URL`` option picks. Redis needs the extra: ``pip install minisock[redis]``."""
+    if redis_url is None:
+        from minisock.adapters.local import LocalAdapter
+
+        return LocalAdapter
+    from minisock.adapters.redis import RedisBus
+
+    return RedisBus(redis_url, key=key)

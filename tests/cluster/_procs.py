@@ -460,7 +460,7 @@ AppArgv = Callable[[str, str, str, int], list[str]]
 # pairs in test_mixed_cluster.py's PAIRS).
 IMPLEMENTATIONS: dict[str, AppArgv] = {
     "node": node_argv,
-    # "minisock": minisock_argv,  # once tests/cluster/minisock_app.py exists
+    "minisock": minisock_argv,
 }
 
 

@@ -25,6 +25,9 @@ from ._procs import (
 
 PAIRS = [
     ("node", "node"),
+    ("minisock", "node"),
+    ("node", "minisock"),
+    ("minisock", "minisock"),
 ]
 KEY = "socket.io"
 DRIVER_DEADLINE = 120.0  # the driver has its own 90 s overall timeout
