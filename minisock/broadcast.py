@@ -16,7 +16,7 @@ import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions
 from minisock.errors import AckTimeoutError
-from minisock.proto.cluster import AckCollector
+from minisock.proto.ack_collector import AckCollector
 from minisock.proto.sio import SioPacket, SioPacketType, check_event_name
 
 if TYPE_CHECKING:

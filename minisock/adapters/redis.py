@@ -40,8 +40,6 @@ from minisock.proto.cluster import (
     ClusterMessageError,
     ClusterRequest,
     ClusterResponse,
-    PendingRequest,
-    PendingRequests,
     RequestType,
     SocketDetails,
     decode_broadcast,
@@ -51,6 +49,7 @@ from minisock.proto.cluster import (
     encode_request,
     encode_response,
 )
+from minisock.proto.cluster_requests import PendingRequest, PendingRequests
 from minisock.proto.sio import SioPacket
 from minisock.remote_socket import RemoteSocket
 

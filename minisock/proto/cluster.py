@@ -42,8 +42,6 @@ trio, reads a clock, or does I/O.
 from __future__ import annotations
 
 import enum
-import heapq
-import itertools
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping
@@ -58,7 +56,7 @@ from minisock.proto.sio import SioPacket, SioPacketType, check_event_name, json_
 __all__ = [
     "DEFAULT_KEY",
     "MAX_SAFE_INTEGER",
-    "AckCollector",
+    "SINGLE_SOCKET_REQUESTS",
     "Channels",
     "ClusterBroadcast",
     "ClusterEncodeError",
@@ -66,8 +64,6 @@ __all__ = [
     "ClusterMessageError",
     "ClusterRequest",
     "ClusterResponse",
-    "PendingRequest",
-    "PendingRequests",
     "RequestType",
     "SocketDetails",
     "decode_broadcast",
@@ -600,7 +596,11 @@ def decode_broadcast(data: bytes, limits: ClusterLimits = DEFAULT_LIMITS) -> Clu
 # ------------------------------------------------------------------------------------ requests
 
 
-_SINGLE_SOCKET = (RequestType.REMOTE_JOIN, RequestType.REMOTE_LEAVE, RequestType.REMOTE_DISCONNECT)
+SINGLE_SOCKET_REQUESTS = (
+    RequestType.REMOTE_JOIN,
+    RequestType.REMOTE_LEAVE,
+    RequestType.REMOTE_DISCONNECT,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -652,7 +652,11 @@ def encode_request(req: ClusterRequest) -> bytes:
     if req.uid is not None:
         msg["uid"] = req.uid
     needs_id = kind in (RequestType.SOCKETS, RequestType.ALL_ROOMS, RequestType.REMOTE_FETCH)
-    if needs_id or kind is RequestType.BROADCAST or (kind in _SINGLE_SOCKET and not req.has_opts):
+    if (
+        needs_id
+        or kind is RequestType.BROADCAST
+        or (kind in SINGLE_SOCKET_REQUESTS and not req.has_opts)
+    ):
         msg["requestId"] = _need(req.request_id, "a request_id", kind)
     elif req.request_id is not None:
         msg["requestId"] = req.request_id
@@ -737,7 +741,7 @@ def decode_request(data: bytes, limits: ClusterLimits = DEFAULT_LIMITS) -> Clust
     if kind is RequestType.ALL_ROOMS:
         need_id()
         return base
-    if kind in _SINGLE_SOCKET:
+    if kind in SINGLE_SOCKET_REQUESTS:
         if msg.get("opts") is not None:  # Node tests `request.opts` for truth
             rooms, except_rooms, _ = opts()
             fields: dict[str, Any] = {"rooms": rooms, "except_rooms": except_rooms}
@@ -882,243 +886,3 @@ def decode_response(data: bytes, limits: ClusterLimits = DEFAULT_LIMITS) -> Clus
     return ClusterResponse(
         kind, request_id, sockets, sids, rooms, msg.get("data"), client_count, msg.get("packet")
     )
-
-
-# ---------------------------------------------------------------------------------- waiting
-
-# Theory of operation: waiting for answers (the adapter's ``requests`` map and ``onresponse``).
-#
-# 1. A request that wants answers is published once, and waited for until every other server
-#    that was subscribed to the request channel when it was sent has answered (``expected``:
-#    PUBSUB NUMSUB minus this one), or its deadline passes. The table never reads a clock:
-#    the caller passes ``deadline`` in, and calls ``expire(now)`` when ``next_deadline()``
-#    comes. With no other server there is nothing to wait for; the caller answers at once.
-# 2. SOCKETS, REMOTE_FETCH and ALL_ROOMS start from this server's own part (``initial``).
-#    Every answer counts, even one without the expected key; but only an answer *with* the
-#    key can complete the request, when the count reaches ``expected``. That is Node's rule
-#    (its count starts at 1 for itself and ends at NUMSUB), kept so that a mixed cluster
-#    behaves one way: an answer without the key, arriving last, leaves the request to time out.
-# 3. SERVER_SIDE_EMIT completes after ``expected`` answers, collecting each one's ``data``
-#    (``None`` when it had none).
-# 4. The single-socket forms of REMOTE_JOIN/LEAVE/DISCONNECT complete on the first answer.
-# 5. Answers to unknown or finished requests are ignored; so are answers beyond completion.
-#    The type the answer claims is not consulted: the pending request's type decides.
-# 6. Broadcasts with acks are counted by :class:`AckCollector`, not here.
-
-
-@dataclass(slots=True, eq=False)
-class PendingRequest:
-    """A request waiting for answers; ``result`` is what it has gathered so far (this server's
-    part included), ``answers`` how many answers counted, ``complete`` whether it finished."""
-
-    request_id: str
-    type: RequestType
-    expected: int
-    deadline: float
-    answers: int = 0
-    sids: set[str] = field(default_factory=set)
-    rooms: set[str] = field(default_factory=set)
-    sockets: list[SocketDetails] = field(default_factory=list)
-    responses: list[Any] = field(default_factory=list)
-    complete: bool = False
-    _order: int = 0
-
-    @property
-    def result(self) -> Any:
-        """SOCKETS: the set of sids; ALL_ROOMS: the set of rooms; REMOTE_FETCH: the socket
-        details; SERVER_SIDE_EMIT: the answers' data; single-socket forms: ``None``."""
-        if self.type is RequestType.SOCKETS:
-            return self.sids
-        if self.type is RequestType.ALL_ROOMS:
-            return self.rooms
-        if self.type is RequestType.REMOTE_FETCH:
-            return self.sockets
-        if self.type is RequestType.SERVER_SIDE_EMIT:
-            return self.responses
-        return None
-
-
-_SELF_COUNTED = (RequestType.SOCKETS, RequestType.REMOTE_FETCH, RequestType.ALL_ROOMS)
-
-
-class PendingRequests:
-    """The requests of one namespace that wait for answers, by request id."""
-
-    __slots__ = ("_by_id", "_counter", "_deadlines")
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, PendingRequest] = {}
-        self._deadlines: list[tuple[float, int, str]] = []  # a heap; stale entries skipped
-        self._counter = itertools.count()
-
-    def add(
-        self,
-        request_id: str,
-        type: RequestType,
-        expected: int,
-        deadline: float,
-        initial: Iterable[Any] = (),
-    ) -> PendingRequest:
-        """Wait for answers to ``request_id``.
-
-        ``expected`` is the number of answers to wait for: the servers subscribed to the
-        request channel, this one left out. ``initial`` is this server's own part: sids
-        (SOCKETS), room names (ALL_ROOMS) or :class:`SocketDetails` (REMOTE_FETCH). Node
-        answers without waiting when no other server is there; so must the caller:
-        ``ValueError`` if ``expected`` is below 1, if the id is taken, or for a type that is
-        not answered this way.
-        """
-        if request_id in self._by_id:
-            raise ValueError(f"request id {request_id!r} is already pending")
-        if expected < 1:
-            raise ValueError(f"{type.name} waiting for {expected} answers: nothing to wait for")
-        pending = PendingRequest(request_id, type, expected, deadline)
-        if type in _SELF_COUNTED:
-            if type is RequestType.SOCKETS:
-                pending.sids.update(initial)
-            elif type is RequestType.ALL_ROOMS:
-                pending.rooms.update(initial)
-            else:
-                pending.sockets.extend(initial)
-        elif type is not RequestType.SERVER_SIDE_EMIT and type not in _SINGLE_SOCKET:
-            raise ValueError(f"{type.name} answers are not waited for here")
-        pending._order = next(self._counter)
-        self._by_id[request_id] = pending
-        heapq.heappush(self._deadlines, (deadline, pending._order, request_id))
-        return pending
-
-    def feed(self, response: ClusterResponse) -> PendingRequest | None:
-        """Count one answer. Returns the request if this answer completed it (it is then no
-        longer pending), else ``None``."""
-        pending = self._by_id.get(response.request_id)
-        if pending is None:
-            return None
-        kind = pending.type
-        pending.answers += 1
-        if kind in _SELF_COUNTED:
-            if kind is RequestType.SOCKETS:
-                if response.sids is None:
-                    return None
-                pending.sids.update(response.sids)
-            elif kind is RequestType.ALL_ROOMS:
-                if response.rooms is None:
-                    return None
-                pending.rooms.update(response.rooms)
-            else:
-                if response.sockets is None:
-                    return None
-                pending.sockets.extend(response.sockets)
-            if pending.answers != pending.expected:
-                return None
-        elif kind is RequestType.SERVER_SIDE_EMIT:
-            pending.responses.append(response.data)
-            if len(pending.responses) != pending.expected:
-                return None
-        pending.complete = True
-        del self._by_id[response.request_id]
-        return pending
-
-    def expire(self, now: float) -> list[PendingRequest]:
-        """Remove and return the requests whose deadline is at or before ``now``."""
-        expired: list[PendingRequest] = []
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            _, order, request_id = heapq.heappop(heap)
-            pending = self._by_id.get(request_id)
-            if pending is not None and pending._order == order:
-                del self._by_id[request_id]
-                expired.append(pending)
-        return expired
-
-    def next_deadline(self) -> float:
-        """The earliest deadline of a pending request; ``math.inf`` when none is pending."""
-        heap = self._deadlines
-        while heap:
-            _, order, request_id = heap[0]
-            pending = self._by_id.get(request_id)
-            if pending is not None and pending._order == order:
-                return heap[0][0]
-            heapq.heappop(heap)
-        return math.inf
-
-    def cancel(self, request_id: str) -> PendingRequest | None:
-        """Stop waiting for ``request_id``; returns it if it was pending."""
-        return self._by_id.pop(request_id, None)
-
-    def get(self, request_id: str) -> PendingRequest | None:
-        return self._by_id.get(request_id)
-
-    def __contains__(self, request_id: object) -> bool:
-        return request_id in self._by_id
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-
-# Theory of operation: acks of a broadcast (socket.io's BroadcastOperator.emit with an ack).
-#
-# 1. Each server that delivered the broadcast reports how many clients it sent it to
-#    (this one directly, others by BROADCAST_CLIENT_COUNT); each client's ack then arrives
-#    (locally, or by BROADCAST_ACK). The number of servers to hear from is learnt separately
-#    (PUBSUB NUMSUB), possibly after some counts came in: until then it is unknown.
-# 2. The broadcast is complete when the servers heard from equal the servers expected and
-#    the acks equal the sum of the reported client counts. Every input re-checks this.
-# 3. The deadline passing first times it out, with the acks gathered so far.
-# 4. Complete or timed out, it is finished: later input changes nothing (Node could call
-#    the callback twice when a surplus server's count and acks line up; this cannot).
-# 5. Without a cluster the expected server count is 1 from the start.
-
-
-@dataclass(slots=True, eq=False)
-class AckCollector:
-    """Counts the servers and client acks of one broadcast with an ack; time passed in.
-
-    Each method returns ``True`` exactly when that call finished the broadcast (complete, or
-    timed out for :meth:`expire`): the caller then answers its callback once.
-    """
-
-    deadline: float
-    expected_servers: int | None = None
-    servers: int = 0
-    expected_clients: int = 0
-    responses: list[Any] = field(default_factory=list)
-    complete: bool = False
-    timed_out: bool = False
-
-    @property
-    def finished(self) -> bool:
-        return self.complete or self.timed_out
-
-    def set_expected_servers(self, count: int) -> bool:
-        """The number of servers in the cluster, this one included."""
-        if self.finished:
-            return False
-        self.expected_servers = count
-        return self._check()
-
-    def add_server(self, client_count: int) -> bool:
-        """One server sent the broadcast to ``client_count`` clients."""
-        if self.finished:
-            return False
-        self.servers += 1
-        self.expected_clients += client_count
-        return self._check()
-
-    def add_response(self, value: Any) -> bool:
-        """One client acked, with ``value`` (its ack's first argument)."""
-        if self.finished:
-            return False
-        self.responses.append(value)
-        return self._check()
-
-    def expire(self, now: float) -> bool:
-        """Time out if ``now`` is at or past the deadline and acks are still due."""
-        if self.finished or now < self.deadline:
-            return False
-        self.timed_out = True
-        return True
-
-    def _check(self) -> bool:
-        if self.expected_servers == self.servers and len(self.responses) == self.expected_clients:
-            self.complete = True
-        return self.complete

