@@ -276,6 +276,12 @@ class Socket:
         With ``close``, every namespace of this client is disconnected the same way, then
         the Engine.IO session closes, as the reference does.
         """
+        self.disconnect_nowait(close)
+        await trio.lowlevel.checkpoint()
+
+    def disconnect_nowait(self, close: bool = False) -> None:
+        """:meth:`disconnect` without the checkpoint, for code that cannot await (a message
+        from the cluster bus, applied in order with the messages around it)."""
         sockets = list(self.client.sockets.values()) if close else [self]
         for socket in sockets:
             if socket.connected:
@@ -283,7 +289,6 @@ class Socket:
                 self.client.socket_closed(socket, "server namespace disconnect")
         if close:
             self.engine.close()
-        await trio.lowlevel.checkpoint()
 
     def send_disconnect(self) -> None:
         """Tell the client this namespace is over (it will not reconnect on its own)."""

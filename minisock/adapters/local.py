@@ -90,9 +90,9 @@ class LocalAdapter:
             for room in rooms:
                 socket.leave(room)
 
-    async def disconnect_local(self, opts: BroadcastOptions, close: bool) -> None:
+    def disconnect_local(self, opts: BroadcastOptions, close: bool) -> None:
         for socket in self.local_targets(opts):
-            await socket.disconnect(close=close)
+            socket.disconnect_nowait(close)
 
     # ---------------------------------------------------------------- the Adapter seam
 
@@ -137,7 +137,7 @@ class LocalAdapter:
         await trio.lowlevel.checkpoint()
 
     async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        await self.disconnect_local(opts, close)
+        self.disconnect_local(opts, close)
         await trio.lowlevel.checkpoint()
 
     async def all_rooms(self) -> set[str]:

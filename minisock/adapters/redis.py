@@ -108,12 +108,19 @@ class RedisBus:
         self._queue: list[tuple[str, bytes]] = []
         self._queue_ready = trio.Event()
         self._request_tasks = 0
+        self._by_pattern: dict[str, RedisAdapter] = {}
+        self._by_channel: dict[str, Callable[[bytes], None]] = {}
 
     # ---------------------------------------------------------------- the adapter factory
 
     def __call__(self, namespace: Namespace) -> RedisAdapter:
         adapter = RedisAdapter(namespace, self)
         self.adapters[namespace.name] = adapter
+        channels = adapter.channels
+        self._by_pattern[channels.pattern] = adapter
+        self._by_channel[channels.request] = adapter.on_request
+        self._by_channel[channels.response] = adapter.on_response
+        self._by_channel[channels.specific_response(self.uid)] = adapter.on_response
         if self.connected and self._nursery is not None:
             self._nursery.start_soon(self._subscribe, adapter)  # a namespace made later
         return adapter
@@ -194,20 +201,13 @@ class RedisBus:
             if len(data) > self.limits.max_message_bytes:
                 raise ClusterMessageError(f"message of {len(data)} bytes is over the limit")
             if message["type"] == "pmessage":
-                pattern = _text(message["pattern"])
-                for adapter in self.adapters.values():
-                    if adapter.channels.pattern == pattern:
-                        adapter.on_broadcast(channel, data)
-                        return
-                return
-            for adapter in self.adapters.values():
-                channels = adapter.channels
-                if channel == channels.request:
-                    adapter.on_request(data)
-                    return
-                if channel == channels.response or channel == channels.specific_response(self.uid):
-                    adapter.on_response(data)
-                    return
+                adapter = self._by_pattern.get(_text(message["pattern"]))
+                if adapter is not None:
+                    adapter.on_broadcast(channel, data)
+            else:
+                handler = self._by_channel.get(channel)
+                if handler is not None:
+                    handler(data)
         except ClusterMessageError as exc:
             log.warning("dropped a malformed message from Redis: %s", exc.message)
         except Exception:
@@ -361,9 +361,10 @@ class RedisAdapter(LocalAdapter):
 
     async def has_members(self, opts: BroadcastOptions) -> bool:
         """Answered here when a local socket matches; otherwise the cluster is asked."""
-        if self.has_local_members(opts) or opts.local:
+        here = self.has_local_members(opts)
+        if here or opts.local:
             await trio.lowlevel.checkpoint()
-            return self.has_local_members(opts)
+            return here
         return bool(await self.fetch_sockets(opts))
 
     async def all_rooms(self) -> set[str]:
@@ -407,19 +408,21 @@ class RedisAdapter(LocalAdapter):
                     close=close,
                 )
             )
-        await self._apply_locally(kind, opts, tuple(rooms or ()), close)
+        self._apply_locally(kind, opts, tuple(rooms or ()), close)
+        await trio.lowlevel.checkpoint()
 
-    async def _apply_locally(
+    def _apply_locally(
         self, kind: RequestType, opts: BroadcastOptions, rooms: tuple[str, ...], close: bool
     ) -> None:
+        """Synchronous, so a join followed by a broadcast from the same sender is applied in
+        the order Redis delivered them."""
         if kind is RequestType.REMOTE_JOIN:
             for socket in self.local_targets(opts):
                 _join_within_limits(socket, rooms)
         elif kind is RequestType.REMOTE_LEAVE:
             self.del_local(opts, list(rooms))
         else:
-            await self.disconnect_local(opts, close)
-        await trio.lowlevel.checkpoint()
+            self.disconnect_local(opts, close)
 
     async def server_side_emit(self, data: list[Any]) -> None:
         request = ClusterRequest(type=RequestType.SERVER_SIDE_EMIT, uid=self.bus.uid, data=data)
@@ -522,14 +525,11 @@ class RedisAdapter(LocalAdapter):
             RequestType.REMOTE_LEAVE,
             RequestType.REMOTE_DISCONNECT,
         ):
-            if request.has_opts:
-                if not own:
-                    opts = BroadcastOptions(request.rooms, request.except_rooms)
-                    self.bus.spawn_request(
-                        self._apply_locally, kind, opts, request.target_rooms, request.close
-                    )
-            else:
-                self.bus.spawn_request(self._apply_to_one, request)
+            if not request.has_opts:
+                self._apply_to_one(request)
+            elif not own:
+                opts = BroadcastOptions(request.rooms, request.except_rooms)
+                self._apply_locally(kind, opts, request.target_rooms, request.close)
         elif kind is RequestType.REMOTE_FETCH:
             if not own:
                 self._answer_fetch(request)
@@ -551,7 +551,7 @@ class RedisAdapter(LocalAdapter):
         elif kind is RequestType.BROADCAST and request.request_id not in self._ack_requests:
             self._answer_broadcast(request)
 
-    async def _apply_to_one(self, request: ClusterRequest) -> None:
+    def _apply_to_one(self, request: ClusterRequest) -> None:
         """The legacy single-socket forms: act on ``sid`` if it is here, then answer."""
         socket = self.namespace.sockets.get(request.sid or "")
         if socket is None:
@@ -561,7 +561,7 @@ class RedisAdapter(LocalAdapter):
         elif request.type is RequestType.REMOTE_LEAVE:
             socket.leave(request.room or "")
         else:
-            await socket.disconnect(close=request.close)
+            socket.disconnect_nowait(request.close)
         self._publish_response(request, ClusterResponse(type=None, request_id=_rid(request)))
 
     def _answer_fetch(self, request: ClusterRequest) -> None:
