@@ -63,10 +63,12 @@ def build_app(
     connect_auth: bool = False,
     ping_interval_ms: int = 25000,
     ping_timeout_ms: int = 20000,
+    cookie: str | None = None,
 ) -> Server:
     auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE), connect_auth=connect_auth)
     sio = Server(
         adapter=adapter,
+        cookie=cookie,
         auth=auth,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
@@ -147,6 +149,9 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
     parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument(
+        "--cookie", metavar="NAME", help="set the Engine.IO sid cookie (e.g. io) for sticky LBs"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -157,6 +162,7 @@ def main() -> None:
         warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
     sio = build_app(
         adapter=cluster_adapter(args.redis, args.redis_key),
+        cookie=args.cookie,
         secret=args.secret,
         connect_auth=args.connect_auth,
         ping_interval_ms=args.ping_interval,
