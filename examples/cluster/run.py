@@ -6,9 +6,11 @@ starts ``redis-server`` (port 6379, or a free one if that is taken; ``--redis UR
 Redis you already run instead), ``--workers`` processes of ``examples/jwt_app.py
 --connect-auth --redis URL`` on ports ``--worker-port``, +1, +2... (``0``: ephemeral ports),
 and HAProxy with ``haproxy.cfg`` (cookie-sticky, one ``server`` line per worker) on
-``--port`` (3000). It logs where to open the browser, and on Ctrl-C or SIGTERM stops
-everything it started, by PID: HAProxy, then the workers, then Redis. If a child dies on its
-own, the others are stopped too and the exit code is 1.
+``--port`` (3000). With ``--cookie io`` the workers set the Engine.IO ``io`` cookie and
+HAProxy routes by it (prefix mode) instead of inserting its own. It logs where to open the
+browser, and on Ctrl-C or SIGTERM stops everything it started, by PID: HAProxy, then the
+workers, then Redis. If a child dies on its own, the others are stopped too and the exit code
+is 1.
 
 Every child runs in its own session, so Ctrl-C reaches only this script, which then stops
 them in order. Their output is logged here, one line at a time, prefixed with their name.
@@ -38,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 JWT_APP = HERE.parent / "jwt_app.py"
 TEMPLATE = HERE / "haproxy.cfg"
 BEGIN, END = "# BEGIN workers", "# END workers"
+INSERT_COOKIE = "cookie SERVERID insert indirect nocache httponly"
 READY_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 DEFAULT_REDIS_PORT = 6379
@@ -153,8 +156,15 @@ def wait_accepting(child: Child, host: str, port: int, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def haproxy_config(template: str, workers: Sequence[tuple[str, int]]) -> str:
-    """``template`` with one ``server`` line per (host, port) between the two markers."""
+def haproxy_config(
+    template: str, workers: Sequence[tuple[str, int]], app_cookie: str | None = None
+) -> str:
+    """``template`` with one ``server`` line per (host, port) between the two markers; with
+    ``app_cookie``, HAProxy routes by that cookie of the app (prefix mode) instead of its own."""
+    if app_cookie is not None:
+        if INSERT_COOKIE not in template:
+            raise StartError(f"the HAProxy template has no {INSERT_COOKIE!r} line to replace")
+        template = template.replace(INSERT_COOKIE, f"cookie {app_cookie} prefix nocache")
     lines = template.splitlines()
     try:
         begin = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
@@ -183,9 +193,12 @@ def start_redis(port: int, directory: Path) -> tuple[Child, str]:
     return child, f"redis://127.0.0.1:{port}"
 
 
-def start_worker(index: int, host: str, port: int, redis_url: str, key: str) -> Child:
+def start_worker(
+    index: int, host: str, port: int, redis_url: str, key: str, cookie: str | None
+) -> Child:
     argv = [sys.executable, str(JWT_APP), "--host", host, "--port", str(port), "--connect-auth"]
-    return Child(f"w{index}", [*argv, "--redis", redis_url, "--redis-key", key])
+    argv += ["--redis", redis_url, "--redis-key", key]
+    return Child(f"w{index}", argv if cookie is None else [*argv, "--cookie", cookie])
 
 
 def run(args: argparse.Namespace, tmp: Path, children: list[Child], stop: threading.Event) -> int:
@@ -201,7 +214,7 @@ def run(args: argparse.Namespace, tmp: Path, children: list[Child], stop: thread
     started = []
     for i in range(1, args.workers + 1):
         port = 0 if args.worker_port == 0 else args.worker_port + i - 1
-        child = start_worker(i, args.worker_host, port, redis_url, args.key)
+        child = start_worker(i, args.worker_host, port, redis_url, args.key, args.cookie)
         children.append(child)
         started.append(child)
     workers = []
@@ -210,7 +223,9 @@ def run(args: argparse.Namespace, tmp: Path, children: list[Child], stop: thread
         workers.append((args.worker_host, int(match.group(1))))
 
     config = tmp / "haproxy.cfg"
-    config.write_text(haproxy_config(Path(args.haproxy_config).read_text("utf-8"), workers))
+    config.write_text(
+        haproxy_config(Path(args.haproxy_config).read_text("utf-8"), workers, args.cookie)
+    )
     env = {"LISTEN_HOST": args.host, "FRONTEND_PORT": str(args.port)}
     proxy = Child("haproxy", [executable("haproxy"), "-f", str(config), "-db"], env=env)
     children.append(proxy)
@@ -245,6 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT)
     parser.add_argument("--key", default="socket.io", help="the cluster's Redis channel prefix")
     parser.add_argument("--haproxy-config", default=str(TEMPLATE), help="the template")
+    parser.add_argument(
+        "--cookie",
+        metavar="NAME",
+        help="workers set the Engine.IO sid cookie NAME, and HAProxy routes by it (prefix mode)"
+        " instead of inserting its own",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")

@@ -20,8 +20,9 @@
 //                           requests after the handshake are balanced to the other worker)
 //
 // Each client reports the worker HAProxy pinned it to: the SERVERID cookie HAProxy inserted
-// in the handshake answer, read from the client's cookie jar (socket.io.engine._cookieJar,
-// which engine.io-client 6.x keeps under Node.js only with withCredentials: true).
+// in the handshake answer (or, in prefix mode, the "w1~" prefix of the app's io cookie), read
+// from the client's cookie jar (socket.io.engine._cookieJar, which engine.io-client 6.x keeps
+// under Node.js only with withCredentials: true).
 //
 // Set DEBUG=socket.io-client:*,engine.io-client:* for the client's own trace on stderr.
 
@@ -95,11 +96,17 @@ async function login(username) {
   return body.token;
 }
 
-/** The worker HAProxy pinned this client to: its SERVERID cookie, or null. */
+/**
+ * The worker HAProxy pinned this client to, or null: its SERVERID cookie (insert mode), or the
+ * prefix HAProxy put on the app's `io` cookie (prefix mode: io=w1~<sid>).
+ */
 function workerOf(socket) {
   const jar = socket.io.engine?._cookieJar;
   if (!jar) return null;
-  for (const [name, cookie] of jar.cookies) if (name === COOKIE) return cookie.value;
+  for (const [name, cookie] of jar.cookies) {
+    if (name === COOKIE) return cookie.value;
+    if (name === "io" && cookie.value.includes("~")) return cookie.value.split("~")[0];
+  }
   return null;
 }
 
@@ -166,7 +173,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function checkConnected(records) {
   for (const r of records) {
     check(r.errors.length === 0, `${r.label}: ${r.errors.join(", ")}`);
-    check(r.worker !== null, `${r.label}: no ${COOKIE} cookie from HAProxy in its jar`);
+    check(r.worker !== null, `${r.label}: no ${COOKIE} (or prefixed io) cookie from HAProxy`);
   }
 }
 

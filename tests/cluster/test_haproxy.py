@@ -36,6 +36,7 @@ DRIVER = HERE / "haproxy_clients.mjs"
 DRIVER_DEADLINE = 40.0  # the driver has its own 25 s overall timeout
 READY = r"listening on port (\d+)"
 WORKERS = {"w1", "w2"}
+INSERT_COOKIE = "cookie SERVERID insert indirect nocache httponly"
 
 pytestmark = pytest.mark.cluster
 
@@ -47,14 +48,30 @@ class Cluster:
     processes: ProcessGroup
 
 
-@pytest.fixture
-def cluster(redis_server: RedisServer, processes: ProcessGroup, haproxy: HAProxyStarter) -> Cluster:
-    """Two jwt_app workers on Redis (ephemeral ports), HAProxy with the shipped config."""
+def start_cluster(
+    redis_server: RedisServer,
+    processes: ProcessGroup,
+    haproxy: HAProxyStarter,
+    app_cookie: str | None = None,
+) -> Cluster:
+    """Two jwt_app workers on Redis (ephemeral ports), HAProxy with the shipped config; with
+    ``app_cookie``, the workers set that Engine.IO cookie and HAProxy routes by it (prefix
+    mode, the config's commented alternative), as ``run.py --cookie`` does."""
     argv = [sys.executable, str(JWT_APP), "--port", "0", "--redis", redis_server.url]
+    config = HAPROXY_CFG.read_text()
+    if app_cookie is not None:
+        argv += ["--cookie", app_cookie]
+        assert INSERT_COOKIE in config
+        config = config.replace(INSERT_COOKIE, f"cookie {app_cookie} prefix nocache")
     workers = [processes.spawn(name, argv) for name in sorted(WORKERS)]
     ports = [int(worker.wait_for_line(READY).group(1)) for worker in workers]
-    proxy = haproxy(HAPROXY_CFG, env={"WORKER1_PORT": ports[0], "WORKER2_PORT": ports[1]})
+    proxy = haproxy(config, env={"WORKER1_PORT": ports[0], "WORKER2_PORT": ports[1]})
     return Cluster(proxy=proxy, workers=workers, processes=processes)
+
+
+@pytest.fixture
+def cluster(redis_server: RedisServer, processes: ProcessGroup, haproxy: HAProxyStarter) -> Cluster:
+    return start_cluster(redis_server, processes, haproxy)
 
 
 def drive(cluster: Cluster, scenario: str, **params: Any) -> dict[str, Any]:
@@ -119,6 +136,20 @@ def test_polling_without_cookies_is_not_sticky(cluster: Cluster) -> None:
     requests after the handshake are balanced to the other worker, which refuses them."""
     result = drive(cluster, "no-credentials")
     assert "xhr" in result["outcome"] or "transport" in result["outcome"], result["outcome"]
+
+
+@pytest.mark.js
+def test_app_io_cookie_in_prefix_mode(
+    redis_server: RedisServer, processes: ProcessGroup, haproxy: HAProxyStarter
+) -> None:
+    """The app's own ``io`` cookie (``jwt_app.py --cookie io``) routes instead of HAProxy's:
+    HAProxy answers ``io=w1~<sid>`` and strips the prefix from the requests."""
+    cluster = start_cluster(redis_server, processes, haproxy, app_cookie="io")
+    polling = drive(cluster, "polling", count=6, rounds=2)
+    assert set(workers_of(polling)) == WORKERS, workers_of(polling)
+    upgrade = drive(cluster, "upgrade", count=6)
+    assert all(c["transport"] == "websocket" for c in upgrade["clients"]), upgrade["clients"]
+    assert set(workers_of(upgrade)) == WORKERS, workers_of(upgrade)
 
 
 # ----------------------------------------------------------------------------------- run.py
