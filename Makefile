@@ -61,12 +61,14 @@ clean:
 # ---------------------------------------------------------------- benchmark (bench/README.md)
 # `make bench` installs the peers into bench/.venv and bench/node_modules, then runs every
 # server (minisock, python-socketio on uvicorn, Node socket.io, the trio floor) side by side,
-# server on CPU 0 and load generator on CPU 1. Results: bench/results/.
+# server on CPU 0 and load generator on CPU 1; then bench/cluster_bench.py (two servers on one
+# Redis, minisock beside Node; CLUSTER_ARGS are its options). Results: bench/results/.
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?=
+CLUSTER_ARGS ?=
 
-.PHONY: bench
+.PHONY: bench bench-cluster
 
 $(BENCH_STAMP): bench/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
@@ -79,6 +81,11 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 
 bench: $(STAMP) $(BENCH_STAMP) bench/node_modules/.package-lock.json
 	taskset -c 1 $(BENCH_VENV)/bin/python bench/loadgen.py --minisock-python $(PY) $(BENCH_ARGS)
+	taskset -c 1 $(BENCH_VENV)/bin/python bench/cluster_bench.py --minisock-python $(PY) $(CLUSTER_ARGS)
+
+# Only the cluster part (two servers on one Redis, minisock beside Node): bench/cluster_bench.py
+bench-cluster: $(STAMP) $(BENCH_STAMP) bench/node_modules/.package-lock.json
+	taskset -c 1 $(BENCH_VENV)/bin/python bench/cluster_bench.py --minisock-python $(PY) $(CLUSTER_ARGS)
 
 # ---------------------------------------------------------------- fuzzing (fuzz/README.md)
 # `make fuzz FUZZ_SECONDS=60` runs each atheris harness for that long, one after the other, in

@@ -15,6 +15,11 @@ per-client queue), no logging per message, one startup line on stderr; SIGTERM s
 gracefully within a few seconds. ``BENCH_INLINE_HANDLERS=1`` runs the event handlers in the
 connection's reader instead (``Server(inline_handlers=True)``: none of these handlers waits
 for an ack of its own client); the load generator measures that as ``minisock-inline``.
+``BENCH_REDIS_URL=redis://127.0.0.1:6379`` puts the Socket.IO server on the Redis adapter
+(:class:`~minisock.adapters.redis.RedisBus`, compatible with Node's
+``@socket.io/redis-adapter``), so several bench servers form one cluster: a ``bcast`` on one
+reaches the room's members on every other (``bench/cluster_bench.py`` measures that). The
+port opens only once the bus has subscribed.
 
 Two engine paths on one port: an :class:`~minisock.EngineServer` serves one path, so this
 server opens the listener itself and hands each accepted connection to the right server's
@@ -36,6 +41,7 @@ from typing import Any
 import trio
 
 from minisock import EngineServer, EngineSocket, JWTAuth, JWTVerifier, Server, Socket
+from minisock.adapters import cluster_adapter
 
 log = logging.getLogger("bench_server")
 
@@ -47,12 +53,14 @@ _PEEK_TIMEOUT = 10.0
 _GRACE = 3.0  # seconds for the graceful part of a SIGTERM stop; the contract allows 5
 
 
-def build_socketio(secret: str | None, *, inline_handlers: bool = False) -> Server:
-    """The Socket.IO server of the contract (section 2)."""
+def build_socketio(
+    secret: str | None, *, inline_handlers: bool = False, redis_url: str | None = None
+) -> Server:
+    """The Socket.IO server of the contract (section 2), on Redis when ``redis_url`` is set."""
     auth = None
     if secret:
         auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE))
-    sio = Server(auth=auth, inline_handlers=inline_handlers)
+    sio = Server(auth=auth, inline_handlers=inline_handlers, adapter=cluster_adapter(redis_url))
 
     @sio.on("echo")
     async def echo(socket: Socket, *args: Any) -> tuple[Any, ...] | None:
@@ -103,8 +111,10 @@ async def _first_line_path(stream: trio.SocketStream) -> bytes | None:
     return None
 
 
-async def serve(port: int, secret: str | None, inline_handlers: bool) -> None:
-    sio = build_socketio(secret, inline_handlers=inline_handlers)
+async def serve(
+    port: int, secret: str | None, inline_handlers: bool, redis_url: str | None = None
+) -> None:
+    sio = build_socketio(secret, inline_handlers=inline_handlers, redis_url=redis_url)
     eio = build_engineio()
 
     async def dispatch(stream: trio.SocketStream) -> None:
@@ -144,7 +154,8 @@ async def serve(port: int, secret: str | None, inline_handlers: bool) -> None:
                 f"minisock bench server on http://127.0.0.1:{port}/ "
                 f"(minisock {version('minisock')}, trio {trio.__version__}, "
                 f"Python {sys.version.split()[0]}, JWT {'on' if secret else 'off'}, "
-                f"inline handlers {'on' if inline_handlers else 'off'})",
+                f"inline handlers {'on' if inline_handlers else 'off'}, "
+                f"adapter {'redis ' + redis_url if redis_url else 'in-memory'})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -167,7 +178,8 @@ def main() -> None:
     port = int(os.environ.get("PORT", "3000"))
     secret = os.environ.get("BENCH_JWT_SECRET") or None
     inline_handlers = os.environ.get("BENCH_INLINE_HANDLERS", "") == "1"
-    trio.run(serve, port, secret, inline_handlers)
+    redis_url = os.environ.get("BENCH_REDIS_URL") or None
+    trio.run(serve, port, secret, inline_handlers, redis_url)
 
 
 if __name__ == "__main__":

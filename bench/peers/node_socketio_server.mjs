@@ -6,7 +6,9 @@
 // socket.io's defaults (pingInterval 25 s, pingTimeout 20 s, maxHttpBufferSize 1e6), plus the
 // contract's Origin rule (socket.io does not check Origin by itself: allowRequest refuses an
 // Origin that differs from Host). With BENCH_JWT_SECRET a middleware checks the handshake's
-// bearer token (jsonwebtoken) and refuses with CONNECT_ERROR "unauthorized".
+// bearer token (jsonwebtoken) and refuses with CONNECT_ERROR "unauthorized". With
+// BENCH_REDIS_URL, socket.io joins a cluster through @socket.io/redis-adapter 8.3 (node-redis
+// 4, one publisher and one subscriber client) and listens only once both are connected.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Server as EngineServer } from "engine.io";
@@ -15,6 +17,7 @@ import { Server } from "socket.io";
 
 const PORT = Number(process.env.PORT || 3002);
 const SECRET = process.env.BENCH_JWT_SECRET || null;
+const REDIS_URL = process.env.BENCH_REDIS_URL || null;
 const ISSUER = "accounts.examplesoft.com";
 const AUDIENCE = "yoursite.net";
 
@@ -32,6 +35,20 @@ function sameOrigin(req, callback) {
 
 const httpServer = createServer();
 const io = new Server(httpServer, { allowRequest: sameOrigin, destroyUpgrade: false });
+const redisClients = [];
+
+if (REDIS_URL) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pubClient = createClient({ url: REDIS_URL });
+  const subClient = pubClient.duplicate();
+  for (const client of [pubClient, subClient]) {
+    client.on("error", (err) => process.stderr.write(`redis: ${err.message}\n`));
+  }
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+  redisClients.push(pubClient, subClient);
+}
 
 if (SECRET) {
   io.use((socket, next) => {
@@ -81,13 +98,16 @@ httpServer.listen({ port: PORT, host: "127.0.0.1", backlog: 4096 }, () => {
   };
   process.stderr.write(
     `socket.io ${v("socket.io")} / engine.io ${v("engine.io")} on Node ${process.version}, ` +
-      `port ${PORT}, JWT ${SECRET ? "on" : "off"}\n`,
+      `port ${PORT}, JWT ${SECRET ? "on" : "off"}` +
+      (REDIS_URL ? `, redis-adapter ${v("@socket.io/redis-adapter")} on ${REDIS_URL}` : "") +
+      "\n",
   );
 });
 
 function stop() {
   io.close(); // disconnects every socket and closes the http server
   eio.close();
+  for (const client of redisClients) client.disconnect().catch(() => {});
   setTimeout(() => process.exit(0), 2000).unref();
 }
 process.on("SIGTERM", stop);
