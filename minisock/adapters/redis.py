@@ -160,7 +160,17 @@ class RedisBus:
                         nursery.start_soon(self._publish_batches, client)
                         async for message in pubsub:
                             self._dispatch(message)
-            except Exception as exc:
+            except BaseException as exc:
+                if trio.current_effective_deadline() == -math.inf and not isinstance(
+                    exc, trio.Cancelled
+                ):
+                    # The server is shutting down. coredis may raise errors of its own while
+                    # it unwinds (anyio's ClosedResourceError from the UNSUBSCRIBE of a
+                    # reconnected pubsub, beside the Cancelled): only the cancellation counts.
+                    log.debug("ignored while closing the Redis bus: %r", exc)
+                    await trio.lowlevel.checkpoint()  # raises Cancelled
+                if not isinstance(exc, Exception):
+                    raise
                 if lost_at is None:
                     lost_at = trio.current_time()
                     if _is_connection_error(exc):
