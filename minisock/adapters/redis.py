@@ -271,7 +271,12 @@ class RedisBus:
         if not self.connected or client is None:
             raise ClusterError("Redis is unreachable: cluster queries fail while it is down")
         with trio.move_on_after(self.request_timeout):
-            counts = await client.pubsub_numsub(channel)
+            try:
+                counts = await client.pubsub_numsub(channel)
+            except Exception as exc:
+                # Redis went away meanwhile: coredis raises its own errors (ConnectionError,
+                # or RuntimeError once the bus has closed the client); callers get ours.
+                raise ClusterError(f"Redis is unreachable: {exc}") from exc
             return int(next(iter(counts.values()), 0))
         raise ClusterError("Redis did not answer PUBSUB NUMSUB in time")
 
