@@ -102,6 +102,8 @@ class RedisBus:
         self.connected = False
         self.dropped = 0
         """Publishes dropped because Redis was down or the queue was full."""
+        self.dropped_requests = 0
+        """Requests from other servers dropped because ``max_request_tasks`` were running."""
         self._client: coredis.Redis[bytes] | None = None
         self._pubsub: Any = None
         self._nursery: trio.Nursery | None = None
@@ -228,7 +230,14 @@ class RedisBus:
         if self._nursery is None:
             return
         if self._request_tasks >= self.max_request_tasks:
-            log.warning("dropped a cluster request: %d already running", self._request_tasks)
+            # Counted, and logged now and then: a flood must not become a flood of log lines.
+            self.dropped_requests += 1
+            if self.dropped_requests == 1 or self.dropped_requests % 1000 == 0:
+                log.warning(
+                    "dropped a cluster request (%d so far): %d already running",
+                    self.dropped_requests,
+                    self._request_tasks,
+                )
             return
         self._request_tasks += 1
         self._nursery.start_soon(self._run_request, fn, *args)
