@@ -336,6 +336,10 @@ class RedisAdapter(LocalAdapter):
     ) -> Callable[[], None]:
         if opts.local:
             return await super().broadcast_with_ack(packet, opts, callbacks)
+        if not self.bus.connected:
+            # The caller could only fail later (the server count needs Redis): fail before
+            # asking any client a question whose answer nobody would wait for.
+            raise ClusterError("Redis is unreachable: cluster queries fail while it is down")
         request_id = new_uid()
         request = ClusterRequest(
             type=RequestType.BROADCAST,
