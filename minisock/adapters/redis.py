@@ -641,6 +641,8 @@ class RedisAdapter(LocalAdapter):
         # The asking server stops listening after its timeout; so do we.
         timeout = request.flags.get("timeout")
         seconds = timeout / 1000 if isinstance(timeout, int | float) else self.bus.request_timeout
+        if math.isnan(seconds):  # msgpack can carry NaN; trio.sleep refuses it
+            seconds = self.bus.request_timeout
         self.bus.spawn_request(_forget_after, min(max(seconds, 0.0), 3600.0), forget)
 
     def _remote(self, details: SocketDetails) -> RemoteSocket:
