@@ -144,11 +144,18 @@ async def test_malformed_messages_are_logged_and_dropped_and_the_cluster_still_w
             await raw.publish(channel, message)
         # Ints beyond 2**53 in an argument arrive as the float Node would hold.
         await raw.publish(BC, broadcast("big", 2**63, -(2**60)))
+        # A broadcast with acks whose timeout is NaN: delivered, forgotten after the default.
+        packet = {"type": 2, "data": ["nan"], "nsp": "/"}
+        opts = {"rooms": ["r"], "except": [], "flags": {"timeout": float("nan")}}
+        request = {"uid": "x", "requestId": "nan", "type": 7, "packet": packet, "opts": opts}
+        await raw.publish(REQ, pack(request))
         # A fence on the same connection: A applies messages in the order Redis sent them.
         await raw.publish(BC, broadcast("fence"))
-        for client in (a1, a2):
-            seen = await client.events_until("fence")
-            assert [(p.event, p.args) for p in seen] == [("big", [2.0**63, -(2.0**60)])]
+        big = ("big", [2.0**63, -(2.0**60)])
+        seen = await a1.events_until("fence")
+        assert [(p.event, p.args) for p in seen] == [big, ("nan", [])]
+        seen = await a2.events_until("fence")
+        assert [(p.event, p.args) for p in seen] == [big]
         assert redis_records(caplog)[quiet_from:] == []
         assert a.server_side == []
         assert a.bus.connected
