@@ -50,6 +50,7 @@ from loadgen import WS, ServerProc, ServerSpec, connect_many, ms, percentile, si
 
 RATES = [500, 1000, 2000, 4000, 8000, 16000]
 P99_LIMIT_MS = 50.0
+NOISY_PCT = 25.0  # other processes' CPU (% of one core) above which a failed step runs again
 SECTION_START = "<!-- cluster-bench:start -->"
 SECTION_END = "<!-- cluster-bench:end -->"
 
@@ -418,7 +419,24 @@ class Run:
             best = None
             for rate in args.rates:
                 count = int(rate * args.step_seconds)
-                row = await latency_case(a, b, rate, count, procs, f"rate{rate}")
+                for attempt in range(1 + args.noisy_retries):
+                    row = await latency_case(a, b, rate, count, procs, f"rate{rate}.{attempt}")
+                    noisy = row.get("other_cpu_pct", 0) > NOISY_PCT
+                    if (
+                        not noisy
+                        or (
+                            "lost" in row
+                            and row["lost"] == 0
+                            and row["p99_ms"] is not None
+                            and row["p99_ms"] < P99_LIMIT_MS
+                        )
+                        or attempt == args.noisy_retries
+                    ):
+                        break
+                    row["attempt"] = attempt + 1
+                    self.emit({"pair": pair, "case": f"rate {rate}/s (noisy, again)", **row})
+                    await asyncio.sleep(1.0)
+                row["attempts"] = attempt + 1
                 ok = (
                     "fatal" not in row
                     and row["lost"] == 0
@@ -541,7 +559,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     out += [
         "",
         f"Sustained cross-node rate: steps of {meta['step_seconds']:g} s; a step passes with "
-        f"nothing lost (5 s grace), no wrong or duplicate copy, and p99 < {P99_LIMIT_MS:g} ms.",
+        f"nothing lost (5 s grace), no wrong or duplicate copy, and p99 < {P99_LIMIT_MS:g} ms; "
+        f"a step that fails while other processes take > {NOISY_PCT:g}% of a core runs again "
+        f"(at most {meta['noisy_retries']} times, listed).",
         "",
         "| A -> B | sustained | steps (rate: p99 ms, lost, CPU s A / B / Redis, LG CPU %, "
         "other CPU %) |",
@@ -550,6 +570,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     for pair in meta["rate_pairs"]:
         sus = find(rows, pair, "sustained")
         steps = [r for r in rows if r.get("pair") == pair and "step" in r]
+        retried = [r for r in rows if r.get("pair") == pair and "again" in str(r.get("case"))]
         cells = []
         for r in steps:
             if "fatal" in r:
@@ -564,6 +585,12 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"other {r['other_cpu_pct']:.0f}%" + (f" ({r['note']})" if "note" in r else "")
             )
         best = sus.get("sustained_rate") if sus else None
+        if retried:
+            cells.append(
+                f"({len(retried)} noisy failed run(s) repeated: "
+                + ", ".join(f"{r['rate']:g}/s p99 {fmt(r['p99_ms'])}" for r in retried)
+                + ")"
+            )
         out.append(f"| {pair} | {fmt(best, ' msg/s')} | {'; '.join(cells)} |")
     out += [
         "",
@@ -682,6 +709,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-messages", type=int, default=1000)
     parser.add_argument("--rates", type=int, nargs="*", default=RATES)
     parser.add_argument("--step-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--noisy-retries",
+        type=int,
+        default=2,
+        help=f"reruns of a failed rate step while others took > {NOISY_PCT:g}%% of a core",
+    )
     parser.add_argument("--fanout-receivers", type=int, default=1000)
     parser.add_argument("--fanout-window", type=int, default=8)
     parser.add_argument("--duration", type=float, default=3.0, help="fan-out seconds measured")
@@ -719,6 +752,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "latency_rate": args.latency_rate,
         "latency_messages": args.latency_messages,
         "step_seconds": args.step_seconds,
+        "noisy_retries": args.noisy_retries,
         "fanout_receivers": args.fanout_receivers,
         "fanout_window": args.fanout_window,
         "duration": args.duration,
