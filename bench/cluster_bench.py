@@ -48,7 +48,7 @@ from typing import Any
 import loadgen as lg
 from loadgen import WS, ServerProc, ServerSpec, connect_many, ms, percentile, sio_connect
 
-RATES = [500, 1000, 2000, 4000, 8000, 16000]
+RATES = [500, 1000, 2000, 4000, 8000, 16000, 32000, 64000]
 P99_LIMIT_MS = 50.0
 NOISY_PCT = 25.0  # other processes' CPU (% of one core) above which a failed step runs again
 SECTION_START = "<!-- cluster-bench:start -->"
