@@ -189,6 +189,12 @@ class EngineServer:
         """Serve on listeners you opened yourself."""
         port = listeners[0].socket.getsockname()[1] if listeners else 0
         async with trio.open_nursery() as outer:
+            # Services first (a cluster bus that must have subscribed before clients come),
+            # outside the shield below: until they are up there is nothing to shut down, so
+            # a cancellation (Ctrl-C with Redis unreachable) ends the wait at once.
+            for engine in (self, *self._mounted):
+                for service in engine._services:
+                    await outer.start(service)
             work_scope = await outer.start(self._run_workers, listeners)
             if listeners:
                 log.info("listening on port %d", port)
@@ -199,6 +205,7 @@ class EngineServer:
                 with trio.CancelScope(shield=True):
                     await self._graceful_shutdown()
                 work_scope.cancel()
+                outer.cancel_scope.cancel()  # the services, which outlived the sessions
 
     async def _run_workers(
         self,
@@ -214,8 +221,6 @@ class EngineServer:
                     nursery.start_soon(engine._timers.run)
                     for background in engine._background:
                         nursery.start_soon(background)
-                    for service in engine._services:
-                        await nursery.start(service)  # ready before the first client comes
                 if listeners:
                     nursery.start_soon(
                         partial(

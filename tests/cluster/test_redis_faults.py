@@ -39,6 +39,7 @@ FAST = 1.0  # seconds: "at once", far below the request timeout
 REQUEST_TIMEOUT = 10.0
 RECOVERY = 12.0  # the backoff's longest step is 5 s
 GAP_LOG = re.compile(r"reconnected to Redis after (\d+(?:\.\d+)?) s")
+START_LOG = re.compile(r"reached Redis after (\d+(?:\.\d+)?) s of retrying")
 
 
 async def kill(redis: RedisServer) -> None:
@@ -194,9 +195,10 @@ async def test_queries_raced_against_the_kill_fail_only_with_cluster_error(
 async def test_with_redis_down_at_start_the_server_listens_only_once_redis_is_up(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Observed: the bus keeps retrying with its backoff (logging the first failure as
-    "lost Redis"), ``serve`` does not report started and the port does not accept; once Redis
-    is up the bus subscribes, logs the gap, and the server listens."""
+    """The bus keeps retrying with its backoff (logging the first failure once, as "cannot
+    reach Redis (not serving yet)"), ``serve`` does not report started and the port does not
+    accept; once Redis is up the bus subscribes, logs how long it retried, and the server
+    listens."""
     caplog.set_level(logging.INFO, "minisock.redis")
     other = build_node("B", redis_server.url)
     await kill(redis_server)
@@ -211,12 +213,14 @@ async def test_with_redis_down_at_start_the_server_listens_only_once_redis_is_up
         await trio.sleep(0.8)
         assert listening == []
         assert not a.bus.connected
-        assert any("lost Redis at" in m for m in redis_records(caplog))
+        failures = [m for m in redis_records(caplog) if "cannot reach Redis" in m]
+        assert len(failures) == 1, failures  # once per outage, not once per attempt
         await restart(redis_server)
         await wait_for("the server to listen", lambda: bool(listening), RECOVERY)
         assert a.bus.connected
         assert await trio.to_thread.run_sync(port_accepts, listening[0])
-        assert any(GAP_LOG.search(m) for m in redis_records(caplog))
+        assert any(START_LOG.search(m) for m in redis_records(caplog, logging.INFO))
+        assert not any(GAP_LOG.search(m) for m in redis_records(caplog))
         a.port = listening[0]
         async with serving(other):
             a1 = await SioClient.connect(a.port, {"name": "a1"})
@@ -226,3 +230,20 @@ async def test_with_redis_down_at_start_the_server_listens_only_once_redis_is_up
             await a1.aclose()
             await b1.aclose()
         a.sio.shutdown()
+
+
+async def test_cancelling_a_server_that_waits_for_redis_ends_at_once(
+    redis_server: RedisServer,
+) -> None:
+    """Ctrl-C while Redis is unreachable at start: nothing is serving yet, so there is
+    nothing to shut down gracefully and the cancellation must not wait for Redis."""
+    await kill(redis_server)
+    node = build_node("A", redis_server.url)
+    with trio.fail_after(5):  # a hang fails here instead of freezing the suite
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(node.sio.serve, "127.0.0.1", 0)
+            await trio.sleep(0.5)
+            assert not node.bus.connected
+            started = trio.current_time()
+            nursery.cancel_scope.cancel()
+    assert trio.current_time() - started < 1.0
