@@ -105,7 +105,12 @@ class Emitter:
     async def publish(self, channel: str, data: bytes) -> None:
         if self._client is None:
             raise ClusterError("the emitter is not connected: use it with `async with`")
-        await self._client.publish(channel, data)
+        try:
+            await self._client.publish(channel, data)
+        except Exception as exc:
+            # coredis raises its own errors (ConnectionError, RuntimeError once its pool has
+            # closed); an emitter's caller gets one type for "Redis did not take it".
+            raise ClusterError(f"cannot publish to Redis: {exc}") from exc
 
 
 class EmitterOperator:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import coredis
 import trio
 
+from minisock._timers import TimerHeap
 from minisock.adapters import AckCallbacks, BroadcastOptions
 from minisock.adapters.emitter import Emitter
 from minisock.adapters.local import LocalAdapter
@@ -85,6 +86,7 @@ class RedisBus:
         publish_on_specific_response_channel: bool = False,
         max_queued_publishes: int = 10_000,
         max_request_tasks: int = 256,
+        max_remote_ack_broadcasts: int = 10_000,
         reconnect_delays: tuple[float, float] = (0.1, 5.0),
         limits: ClusterLimits | None = None,
     ) -> None:
@@ -95,6 +97,7 @@ class RedisBus:
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
         self.max_queued_publishes = max_queued_publishes
         self.max_request_tasks = max_request_tasks
+        self.max_remote_ack_broadcasts = max_remote_ack_broadcasts
         self.reconnect_delays = reconnect_delays
         self.limits = limits if limits is not None else ClusterLimits()
         self.adapters: dict[str, RedisAdapter] = {}
@@ -110,6 +113,7 @@ class RedisBus:
         self._queue: list[tuple[str, bytes]] = []
         self._queue_ready = trio.Event()
         self._request_tasks = 0
+        self._ack_timers: TimerHeap[_AckWait] = TimerHeap(_AckWait.fire)
         self._by_pattern: dict[str, RedisAdapter] = {}
         self._by_channel: dict[str, Callable[[bytes], None]] = {}
 
@@ -134,8 +138,13 @@ class RedisBus:
 
         Reports started once Redis has confirmed the first subscriptions.
         """
+        async with trio.open_nursery() as outer:
+            outer.start_soon(self._ack_timers.run)
+            await self._connect_forever(task_status)
+
+    async def _connect_forever(self, task_status: trio.TaskStatus[None]) -> None:
         delay = self.reconnect_delays[0]
-        lost_at: float | None = None
+        lost_at: float | None = None  # when the connection was lost, while it is
         started = False
         while True:
             try:
@@ -149,10 +158,15 @@ class RedisBus:
                         for adapter in list(self.adapters.values()):
                             await self._subscribe(adapter)
                         self.connected = True
-                        if lost_at is not None:
+                        if lost_at is not None and started:
                             log.warning(
                                 "reconnected to Redis after %.1f s; what was published "
                                 "meanwhile is lost (pub/sub is at-most-once)",
+                                trio.current_time() - lost_at,
+                            )
+                        elif lost_at is not None:
+                            log.info(
+                                "reached Redis after %.1f s of retrying; serving now",
                                 trio.current_time() - lost_at,
                             )
                         lost_at, delay = None, self.reconnect_delays[0]
@@ -173,10 +187,11 @@ class RedisBus:
                     await trio.lowlevel.checkpoint()  # raises Cancelled
                 if not isinstance(exc, Exception):
                     raise
-                if lost_at is None:
+                if lost_at is None:  # log once per outage, not once per attempt
                     lost_at = trio.current_time()
+                    what = "lost Redis" if started else "cannot reach Redis (not serving yet)"
                     if _is_connection_error(exc):
-                        log.warning("lost Redis at %s: %s", self.url, _first(exc))
+                        log.warning("%s at %s: %s", what, self.url, _first(exc))
                     else:
                         log.exception("the Redis bus failed; reconnecting")
             finally:
@@ -224,6 +239,16 @@ class RedisBus:
             log.warning("dropped a malformed message from Redis: %s", exc.message)
         except Exception:
             log.exception("dropped a message from Redis that could not be handled")
+
+    def forget_later(self, seconds: float, forget: Callable[[], None]) -> None:
+        """Call ``forget`` after ``seconds``, on one timer for every broadcast with acks that
+        other servers asked of this one (no task each); beyond the bound, at once."""
+        if len(self._ack_timers) >= self.max_remote_ack_broadcasts:
+            log.warning("too many broadcasts awaiting acks for other servers; not waiting")
+            forget()
+            return
+        wait = _AckWait(forget)
+        self._ack_timers.schedule(wait, trio.current_time() + seconds)
 
     def spawn_request(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Handle a request from another server in a task of its own, within a bound."""
@@ -643,7 +668,7 @@ class RedisAdapter(LocalAdapter):
         seconds = timeout / 1000 if isinstance(timeout, int | float) else self.bus.request_timeout
         if math.isnan(seconds):  # msgpack can carry NaN; trio.sleep refuses it
             seconds = self.bus.request_timeout
-        self.bus.spawn_request(_forget_after, min(max(seconds, 0.0), 3600.0), forget)
+        self.bus.forget_later(min(max(seconds, 0.0), 3600.0), forget)
 
     def _remote(self, details: SocketDetails) -> RemoteSocket:
         return RemoteSocket(
@@ -651,9 +676,17 @@ class RedisAdapter(LocalAdapter):
         )
 
 
-async def _forget_after(seconds: float, forget: Callable[[], None]) -> None:
-    await trio.sleep(seconds)
-    forget()
+class _AckWait:
+    """A broadcast with acks asked by another server, until its timeout."""
+
+    __slots__ = ("forget", "timer_at")
+
+    def __init__(self, forget: Callable[[], None]) -> None:
+        self.forget = forget
+        self.timer_at = math.inf
+
+    def fire(self, now: float) -> None:
+        self.forget()
 
 
 def _flags(opts: BroadcastOptions) -> dict[str, Any]:
