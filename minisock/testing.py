@@ -249,6 +249,7 @@ class WsClient:
         self._text: list[str] = []
         self._binary: list[bytes] = []
         self._closed: WsClosed | None = None
+        self._buffered = False  # frames that came in the 101's read, still inside wsproto
 
     @classmethod
     async def connect(
@@ -273,7 +274,9 @@ class WsClient:
             for event in conn.events():
                 if isinstance(event, wse.AcceptConnection):
                     client.response_headers = list(event.extra_headers)
-                    # Frames that came with the 101 wait in wsproto for receive().
+                    # Frames that came with the 101 wait in wsproto: the first _pump()
+                    # sorts them before it reads the stream again.
+                    client._buffered = True
                     return client
                 if isinstance(event, wse.RejectConnection):
                     rejected = event
@@ -342,8 +345,11 @@ class WsClient:
 
     async def _pump(self) -> None:
         """Read once from the stream and sort the events it brings."""
-        data = await self.stream.receive_some(_READ_SIZE)
-        self.conn.receive_data(bytes(data) if data else None)
+        if self._buffered:
+            self._buffered = False
+        else:
+            data = await self.stream.receive_some(_READ_SIZE)
+            self.conn.receive_data(bytes(data) if data else None)
         for event in self.conn.events():
             if isinstance(event, wse.TextMessage):
                 self._text.append(event.data)

@@ -78,47 +78,6 @@ def _fill(value: Any, buffers: list[bytes]) -> Any:
     return value
 
 
-class HeadSplitter(trio.abc.Stream):
-    """A TCP stream that returns the HTTP response head on its own.
-
-    ``WsClient.connect`` stops reading wsproto's events at the ``101``; frames that came in
-    the same read stay buffered in wsproto, and ``WsClient.receive`` only looks at them once
-    more bytes arrive: a server that sends its Engine.IO open packet right behind the ``101``
-    (Node does, and so can a minisock server) would leave the client waiting forever.
-    """
-
-    def __init__(self, inner: trio.SocketStream) -> None:
-        self.inner = inner
-        self.pending = b""
-        self.head_done = False
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if not self.head_done:
-            while b"\r\n\r\n" not in self.pending:
-                data = await self.inner.receive_some(65536)
-                if not data:
-                    out, self.pending = self.pending, b""
-                    return out
-                self.pending += data
-            end = self.pending.index(b"\r\n\r\n") + 4
-            self.head_done = True
-            out, self.pending = self.pending[:end], self.pending[end:]
-            return out
-        if self.pending:
-            out, self.pending = self.pending, b""
-            return out
-        return bytes(await self.inner.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 @dataclass(eq=False)
 class SioClient:
     """One Socket.IO client on its own WebSocket, connected to one namespace.
@@ -141,7 +100,7 @@ class SioClient:
         cls, port: int, auth: dict[str, Any] | None = None, nsp: str = "/"
     ) -> SioClient:
         with trio.fail_after(STEP):
-            stream = HeadSplitter(await trio.open_tcp_stream("127.0.0.1", port))
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
             ws = await WsClient.connect(stream, f"127.0.0.1:{port}", WS_TARGET)
             opened = await ws.receive()
             assert isinstance(opened, str) and opened.startswith("0"), opened
