@@ -12,12 +12,12 @@ These tests never skip: a missing toolchain is a failure.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _node
 import pytest
 import trio
 
@@ -25,7 +25,6 @@ from minisock import EngineServer, EngineSocket
 
 JS_DIR = Path(__file__).resolve().parent
 SCRIPT = JS_DIR / "eio_scenarios.mjs"
-CLIENT_PACKAGE = JS_DIR / "node_modules" / "engine.io-client" / "package.json"
 
 # The scenarios read these from the handshake; heartbeat idles for 5 x ping_interval.
 PING_INTERVAL = 0.3
@@ -67,25 +66,8 @@ class ScenarioRun:
 
 
 def require_node() -> str:
-    """Path of the ``node`` executable; fails (never skips) if the JS toolchain is missing.
-
-    Called from the test bodies (not a fixture) so that a missing toolchain is reported as a
-    test FAILURE rather than a setup error.
-    """
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail(
-            "`node` is not on PATH: these tests drive the real npm engine.io-client under "
-            "Node.js. Install Node.js (>= 18) and run `make test` (it runs `npm ci` in tests/js).",
-            pytrace=False,
-        )
-    if not CLIENT_PACKAGE.is_file():
-        pytest.fail(
-            f"{CLIENT_PACKAGE.parent} is missing: run `make test` (it runs `npm ci` in tests/js), "
-            "or `cd tests/js && npm ci`.",
-            pytrace=False,
-        )
-    return exe
+    """Path of ``node``; fails (never skips) if it or engine.io-client is missing."""
+    return _node.require_node("engine.io-client")
 
 
 @pytest.fixture

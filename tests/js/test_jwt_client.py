@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import sys
 import time
 import warnings
@@ -24,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import _node
 import h11
 import jwt
 import pytest
@@ -34,7 +34,6 @@ from minisock import Request, Server
 JS_DIR = Path(__file__).resolve().parent
 ROOT = JS_DIR.parent.parent
 SCRIPT = JS_DIR / "jwt_scenarios.mjs"
-CLIENT_PACKAGE = JS_DIR / "node_modules" / "socket.io-client" / "package.json"
 SCENARIO_DEADLINE = 30.0  # the script has its own 15 s timeout
 MAX_SHOWN = 8000
 
@@ -248,12 +247,8 @@ class ScenarioRun:
 
 
 def require_node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("`node` is not on PATH: install Node.js (>= 18), then `make test`.")
-    if not CLIENT_PACKAGE.is_file():
-        pytest.fail(f"{CLIENT_PACKAGE.parent} is missing: run `make test` (npm ci in tests/js).")
-    return exe
+    """Path of ``node``; fails (never skips) if it or socket.io-client is missing."""
+    return _node.require_node("socket.io-client")
 
 
 async def run_scenario(app: RunningApp, scenario: str, params: dict[str, Any]) -> ScenarioRun:

@@ -14,33 +14,21 @@ This test never skips: a missing toolchain is a failure.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
+import _node
 import pytest
 
 JS_DIR = Path(__file__).resolve().parent
 SCRIPT = JS_DIR / "notepack_vectors.mjs"
 VECTORS = JS_DIR.parent / "vectors" / "cluster.json"
-NOTEPACK_PACKAGE = JS_DIR / "node_modules" / "notepack.io" / "package.json"
 DEADLINE = 60.0
 
 
 def require_node() -> str:
     """Path of ``node``; fails (never skips) if it or notepack.io is missing."""
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail(
-            "`node` is not on PATH: this test checks the cluster vectors against notepack.io "
-            "under Node.js. Install Node.js (>= 18) and run `make test`.",
-            pytrace=False,
-        )
-    if not NOTEPACK_PACKAGE.is_file():
-        pytest.fail(
-            f"{NOTEPACK_PACKAGE.parent} is missing: run `cd tests/js && npm ci`.", pytrace=False
-        )
-    return exe
+    return _node.require_node("notepack.io")
 
 
 def _run(vectors: Path) -> tuple[int, dict[str, object] | None, str]:
