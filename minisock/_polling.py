@@ -132,24 +132,35 @@ async def serve_post(
         server.refresh(sock)
         await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, str(exc)))
         return
+    # The mark is released before the answer is written, never after: a client that reads
+    # the answer may send its next POST at once on another connection, and that POST must
+    # not find this one still marked in progress.
+    released = False
     try:
         try:
             body = await http.read_body(limit)
         except BodyTooLargeError:
+            state.post_end()
+            released = True
             message = f"Payload over maxPayload ({limit} bytes)"
             await http.respond_json(413, {"code": 3, "message": message}, close=True)
             return
         except MalformedBodyError:
+            state.post_end()
+            released = True
             await http.respond_json(400, _MALFORMED_BODY, close=True)
             return
         error = await _receive_payload(server, sock, body)
+        state.post_end()
+        released = True
         server.refresh(sock)
         if error is not None:
             await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, error))
             return
         await http.respond(200, b"ok", content_type=_TEXT, headers=server.cors_headers(request))
     finally:
-        state.post_end()
+        if not released:  # cancelled or failed while reading or delivering
+            state.post_end()
 
 
 async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes) -> str | None:
