@@ -430,16 +430,23 @@ class RedisAdapter(LocalAdapter):
             raise ClusterError("timeout reached while waiting for allRooms response")
         return pending.rooms
 
+    # Each acts on this server's sockets now, exactly as the in-memory adapter does, and
+    # tells the others (no answer is awaited, as in the reference). Our own request comes
+    # back from Redis and is ignored then.
+
     async def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
-        await self._everywhere(RequestType.REMOTE_JOIN, opts, rooms=rooms)
+        self._tell_others(RequestType.REMOTE_JOIN, opts, rooms=rooms)
+        await super().add_sockets(opts, rooms)
 
     async def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
-        await self._everywhere(RequestType.REMOTE_LEAVE, opts, rooms=rooms)
+        self._tell_others(RequestType.REMOTE_LEAVE, opts, rooms=rooms)
+        await super().del_sockets(opts, rooms)
 
     async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        await self._everywhere(RequestType.REMOTE_DISCONNECT, opts, close=close)
+        self._tell_others(RequestType.REMOTE_DISCONNECT, opts, close=close)
+        await super().disconnect_sockets(opts, close)
 
-    async def _everywhere(
+    def _tell_others(
         self,
         kind: RequestType,
         opts: BroadcastOptions,
@@ -447,28 +454,25 @@ class RedisAdapter(LocalAdapter):
         rooms: list[str] | None = None,
         close: bool = False,
     ) -> None:
-        """Act on this server's sockets now, and tell the others (no answer is awaited, as
-        in the reference). Our own request comes back from Redis and is ignored then."""
-        if not opts.local:
-            self._publish_request(
-                ClusterRequest(
-                    type=kind,
-                    uid=self.bus.uid,
-                    rooms=opts.rooms,
-                    except_rooms=opts.except_rooms,
-                    has_opts=True,
-                    target_rooms=tuple(rooms or ()),
-                    close=close,
-                )
-            )
-        self._apply_locally(kind, opts, tuple(rooms or ()), close)
-        await trio.lowlevel.checkpoint()
+        if opts.local:
+            return
+        request = ClusterRequest(
+            type=kind,
+            uid=self.bus.uid,
+            rooms=opts.rooms,
+            except_rooms=opts.except_rooms,
+            has_opts=True,
+            target_rooms=tuple(rooms or ()),
+            close=close,
+        )
+        self._publish_request(request)
 
     def _apply_locally(
         self, kind: RequestType, opts: BroadcastOptions, rooms: tuple[str, ...], close: bool
     ) -> None:
-        """Synchronous, so a join followed by a broadcast from the same sender is applied in
-        the order Redis delivered them."""
+        """Another server's join, leave or disconnect request, applied synchronously, so a
+        join followed by a broadcast from the same sender is applied in the order Redis
+        delivered them. A join beyond this server's room bounds is logged, not raised."""
         if kind is RequestType.REMOTE_JOIN:
             for socket in self.local_targets(opts):
                 _join_within_limits(socket, rooms)
