@@ -2,6 +2,7 @@
 
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
+from minisock.class_namespace import ClassNamespace
 from minisock.engine import EngineServer
 from minisock.engine_socket import EngineSocket
 from minisock.errors import (
@@ -17,6 +18,7 @@ from minisock.errors import (
     WebSocketProtocolError,
 )
 from minisock.namespace import Namespace
+from minisock.parent_namespace import ParentNamespace
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
 from minisock.server import Server
@@ -25,6 +27,7 @@ from minisock.socket import Socket
 __all__ = [
     "AckTimeoutError",
     "BroadcastOperator",
+    "ClassNamespace",
     "ClusterError",
     "ConnectRefusedError",
     "EngineProtocolError",
@@ -35,6 +38,7 @@ __all__ = [
     "JWTVerifier",
     "MinisockError",
     "Namespace",
+    "ParentNamespace",
     "ProtocolError",
     "RemoteSocket",
     "Request",

@@ -158,13 +158,18 @@ class Client:
     # ---------------------------------------------------------------- jobs
 
     async def _connect(self, nsp_name: str, auth: dict[str, Any] | None) -> None:
-        namespace = self.server.namespaces.get(nsp_name)
-        if namespace is None or self.engine.closed:
+        namespace = await self.server.namespace_for(nsp_name, auth if auth is not None else {})
+        if isinstance(namespace, str) or self.engine.closed:
             self.state.connect_failed(nsp_name)
-            self._refuse(nsp_name, "Invalid namespace", None)
+            if isinstance(namespace, str):
+                self._refuse(nsp_name, namespace, None)  # why: no such namespace, or too many
+            else:
+                self._refuse(nsp_name, "Invalid namespace", None)
+                namespace.release_if_empty()  # a child made for this connection only
             return
         socket = Socket(namespace, self, auth)
         if self.server.auth is not None and not self._authenticate(socket):
+            namespace.release_if_empty()
             return
         refusal: tuple[str, Any] | None = None
         try:

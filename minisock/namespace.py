@@ -12,6 +12,10 @@
 - ``@ns.on_server_side("<event>")``: ``async def(*args)`` for :meth:`server_side_emit` from
   the other servers of a cluster (never from clients); the return value answers
   :meth:`server_side_call`.
+
+A *child* namespace is one that a client's CONNECT made from a parent (``server.of(regex)``
+or ``server.of(callable)``, see :mod:`minisock.parent_namespace`); with the server's
+``cleanup_empty_child_namespaces`` it goes when its last socket leaves.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from minisock.adapters import Adapter
 from minisock.broadcast import BroadcastOperator
+from minisock.errors import ConnectRefusedError
 from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, check_event_name
 
 if TYPE_CHECKING:
+    from minisock.parent_namespace import ParentNamespace
     from minisock.remote_socket import RemoteSocket
     from minisock.server import Server
     from minisock.socket import Socket
@@ -41,9 +47,13 @@ H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 class Namespace:
     """One namespace of a :class:`~minisock.server.Server`."""
 
-    def __init__(self, server: Server, name: str) -> None:
+    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
         self.server = server
         self.name = name
+        self.parent = parent
+        """The parent namespace this child was made by, or ``None``."""
+        self.closed = False
+        """A child namespace that was cleaned up once empty (no longer the server's)."""
         self.sockets: dict[str, Socket] = {}
         """Connected sockets, by Socket.IO sid."""
         self.handlers: dict[str, Handler] = {}
@@ -53,7 +63,10 @@ class Namespace:
         self.middlewares: list[Middleware] = []
         self.server_side_handlers: dict[str, Handler] = {}
         self._next_ack_id = 0
-        self.adapter: Adapter = server.adapter_factory(self)
+        self.adapter: Adapter = self._new_adapter()
+
+    def _new_adapter(self) -> Adapter:
+        return self.server.adapter_factory(self)
 
     # ---------------------------------------------------------------- registration
 
@@ -100,12 +113,27 @@ class Namespace:
     # ---------------------------------------------------------------- membership
 
     def add(self, socket: Socket) -> None:
+        # A child cleaned up while this socket's middlewares ran: open it again, unless the
+        # name is another namespace's by now (the client may simply connect again).
+        if self.closed and (self.parent is None or not self.parent.reopen(self)):
+            raise ConnectRefusedError("Invalid namespace")
         self.sockets[socket.sid] = socket
         self.adapter.add(socket.sid, (socket.sid,))
 
     def remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.sid, None)
         self.adapter.remove_all(socket.sid)
+        self.release_if_empty()
+
+    def release_if_empty(self) -> None:
+        """A child namespace with no socket goes, if the server cleans up empty children."""
+        if (
+            self.parent is not None
+            and not self.sockets
+            and not self.closed
+            and self.server.cleanup_empty_child_namespaces
+        ):
+            self.parent.close_child(self)
 
     def join(self, socket: Socket, rooms: Iterable[str]) -> None:
         """Join ``rooms``, within the server's bounds on room names and rooms per socket."""

@@ -16,8 +16,9 @@ maxPayload, CORS, ...) pass through to it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_checkable
 
 import trio
 
@@ -30,10 +31,12 @@ from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
 from minisock.engine_socket import EngineSocket
 from minisock.namespace import Handler, Middleware, Namespace
+from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import DecoderLimits
 
 if TYPE_CHECKING:
+    from minisock.class_namespace import ClassNamespace
     from minisock.remote_socket import RemoteSocket
     from minisock.socket import Socket
 
@@ -75,9 +78,15 @@ class Server:
         adapter: Callable[[Namespace], Adapter] = LocalAdapter,
         auth: JWTAuth | None = None,
         inline_handlers: bool = False,
+        cleanup_empty_child_namespaces: bool = False,
+        max_namespaces: int = 1000,
         **engine_options: Any,
     ) -> None:
         self.auth = auth
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        """A child of a dynamic namespace goes when its last socket leaves (Node 4.6+)."""
+        self.max_namespaces = max_namespaces
+        """The bound on child namespaces at once (CONNECTs beyond it are refused)."""
         self.inline_handlers = inline_handlers
         """Run event handlers in the connection's reader (see ``minisock/_client.py``)."""
         if auth is not None:
@@ -94,6 +103,9 @@ class Server:
         if isinstance(adapter, ClusterBus):
             self.engine.run_service(adapter.run)
         self.namespaces: dict[str, Namespace] = {}
+        """Static namespaces and the children of dynamic ones, by name."""
+        self.parents: list[ParentNamespace] = []
+        """Dynamic namespaces, in the order they were made (asked in that order)."""
         self._timers: TimerHeap[Client] = TimerHeap(self._on_timer)
         self.engine.on_connect = self._engine_connect
         self.engine.on_message = self._engine_message
@@ -103,14 +115,59 @@ class Server:
 
     # ---------------------------------------------------------------- namespaces
 
-    def of(self, name: str) -> Namespace:
-        """The namespace ``name``, created on first use."""
+    @overload
+    def of(self, name: str) -> Namespace: ...
+    @overload
+    def of(self, name: re.Pattern[str] | NamespaceMatcher) -> ParentNamespace: ...
+
+    def of(self, name: str | re.Pattern[str] | NamespaceMatcher) -> Namespace:
+        """The namespace ``name``, created on first use; or, given a compiled regular
+        expression or a ``(name, auth) -> bool`` callable (sync or async), a new dynamic
+        namespace whose children are made when clients connect to a name it allows (see
+        :mod:`minisock.parent_namespace`)."""
+        if not isinstance(name, str):
+            parent = ParentNamespace(self, name)
+            self.parents.append(parent)
+            return parent
         if not name.startswith("/"):
             name = "/" + name
         namespace = self.namespaces.get(name)
-        if namespace is None:
-            namespace = self.namespaces[name] = Namespace(self, name)
+        if namespace is not None:
+            return namespace
+        for parent in self.parents:
+            if isinstance(parent.matcher, re.Pattern) and parent.matcher.search(name):
+                if self.child_namespaces_full():
+                    raise ValueError(self._full_message())
+                return parent.create_child(name)
+        namespace = self.namespaces[name] = Namespace(self, name)
         return namespace
+
+    async def namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | str:
+        """Where a client's CONNECT to ``name`` goes, or why it is refused (the message)."""
+        namespace = self.namespaces.get(name)
+        if namespace is not None:
+            return namespace
+        for parent in list(self.parents):
+            if not await parent.allows(name, auth):
+                continue
+            namespace = self.namespaces.get(name)
+            if namespace is not None:
+                return namespace  # made by another connection while we asked
+            if self.child_namespaces_full():
+                log.warning("refused the namespace %r: %s", name, self._full_message())
+                return self._full_message()
+            return parent.create_child(name)
+        return "Invalid namespace"
+
+    def child_namespaces_full(self) -> bool:
+        return sum(len(parent.children) for parent in self.parents) >= self.max_namespaces
+
+    def _full_message(self) -> str:
+        return f"Too many namespaces: this server holds at most {self.max_namespaces}"
+
+    def register_namespace(self, handlers: ClassNamespace) -> Namespace:
+        """Serve a class-based namespace (see :class:`~minisock.class_namespace.ClassNamespace`)."""
+        return handlers.bind(self)
 
     @property
     def sockets(self) -> Namespace:

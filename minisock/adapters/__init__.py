@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     from minisock.remote_socket import RemoteSocket
     from minisock.socket import Socket
 
-__all__ = ["AckCallbacks", "Adapter", "AdapterFactory", "BroadcastOptions", "cluster_adapter"]
+__all__ = [
+    "AckCallbacks",
+    "Adapter",
+    "AdapterFactory",
+    "BroadcastOptions",
+    "RoomListener",
+    "cluster_adapter",
+]
+
+RoomListener = Callable[..., None]
+"""A room event listener: ``(room)`` for create/delete, ``(room, sid)`` for join/leave."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,13 @@ class Adapter(Protocol):
     def remove(self, sio_sid: str, room: str) -> None: ...
     def remove_all(self, sio_sid: str) -> None: ...
     def rooms_of(self, sio_sid: str) -> frozenset[str]: ...
+
+    # Room events (create-room, delete-room, join-room, leave-room), as the reference's.
+    def on(self, event: str) -> Callable[[RoomListener], RoomListener]: ...
+
+    def close(self) -> None:
+        """The namespace is gone: release what the adapter holds (Redis subscriptions)."""
+        ...
 
     # Operations on the sockets of every server (of this one only with ``opts.local``).
     async def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> None: ...

@@ -2,17 +2,23 @@
 
 Every cluster-wide operation of :class:`~minisock.adapters.Adapter` has its one-server answer
 here, and the Redis adapter builds on these for its own share of the sockets.
+
+Room events (``create-room``, ``delete-room``, ``join-room``, ``leave-room``) are fired here,
+from what the registry reports, as the reference's in-memory adapter emits them; listeners
+are called synchronously, in order, and one that raises is logged and does not stop the
+others. Until the first listener is added, the registry is not even asked to report.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from minisock.adapters import AckCallbacks, BroadcastOptions
-from minisock.proto.rooms import RoomRegistry
+from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
+from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
 from minisock.proto.sio import SioPacket, engine_wires
 
 if TYPE_CHECKING:
@@ -22,24 +28,76 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalAdapter"]
 
+log = logging.getLogger("minisock.adapter")
+
 
 class LocalAdapter:
     """The sockets of this process only."""
 
-    __slots__ = ("namespace", "registry")
+    __slots__ = ("_listeners", "namespace", "registry")
 
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
         self.registry = RoomRegistry()
+        self._listeners: dict[RoomEvent, list[RoomListener]] | None = None  # until one listens
 
     def add(self, sio_sid: str, rooms: Iterable[str]) -> None:
-        self.registry.add(sio_sid, rooms)
+        if self._listeners is None:
+            self.registry.add(sio_sid, rooms)
+            return
+        changes: list[RoomChange] = []
+        self.registry.add(sio_sid, rooms, changes)
+        self._fire(changes)
 
     def remove(self, sio_sid: str, room: str) -> None:
-        self.registry.remove(sio_sid, room)
+        if self._listeners is None:
+            self.registry.remove(sio_sid, room)
+            return
+        changes: list[RoomChange] = []
+        self.registry.remove(sio_sid, room, changes)
+        self._fire(changes)
 
     def remove_all(self, sio_sid: str) -> None:
-        self.registry.remove_all(sio_sid)
+        if self._listeners is None:
+            self.registry.remove_all(sio_sid)
+            return
+        changes: list[RoomChange] = []
+        self.registry.remove_all(sio_sid, changes)
+        self._fire(changes)
+
+    # ---------------------------------------------------------------- room events
+
+    def on(self, event: str) -> Callable[[RoomListener], RoomListener]:
+        """Listen to a room event: ``@ns.adapter.on("join-room")`` over ``def(room, sid)``.
+
+        ``create-room`` and ``delete-room`` listeners take ``(room)``; ``join-room`` and
+        ``leave-room`` take ``(room, sid)``. Listeners are plain functions, called at once.
+        """
+        kind = RoomEvent(event)  # ValueError for a name the reference does not emit
+
+        def register(listener: RoomListener) -> RoomListener:
+            if self._listeners is None:
+                self._listeners = {}
+            self._listeners.setdefault(kind, []).append(listener)
+            return listener
+
+        return register
+
+    def _fire(self, changes: list[RoomChange]) -> None:
+        listeners = self._listeners
+        assert listeners is not None
+        for kind, room, sio_sid in changes:
+            for listener in listeners.get(kind, ()):
+                try:
+                    if sio_sid is None:
+                        listener(room)
+                    else:
+                        listener(room, sio_sid)
+                except Exception:
+                    log.exception("a %s listener failed", kind.value)
+
+    def close(self) -> None:
+        """The namespace is gone (an empty child namespace cleaned up): nothing to release."""
 
     def rooms_of(self, sio_sid: str) -> frozenset[str]:
         return self.registry.rooms_of(sio_sid)

@@ -116,6 +116,7 @@ class RedisBus:
         self._ack_timers: TimerHeap[_AckWait] = TimerHeap(_AckWait.fire)
         self._by_pattern: dict[str, RedisAdapter] = {}
         self._by_channel: dict[str, Callable[[bytes], None]] = {}
+        self._subscribing = trio.Lock()
 
     # ---------------------------------------------------------------- the adapter factory
 
@@ -130,6 +131,21 @@ class RedisBus:
         if self.connected and self._nursery is not None:
             self._nursery.start_soon(self._subscribe, adapter)  # a namespace made later
         return adapter
+
+    def forget(self, adapter: RedisAdapter) -> None:
+        """``adapter``'s namespace went (an empty child namespace cleaned up): stop
+        listening to its channels, so that other servers stop counting this one there."""
+        name = adapter.namespace.name
+        if self.adapters.get(name) is not adapter:
+            return
+        del self.adapters[name]
+        channels = adapter.channels
+        del self._by_pattern[channels.pattern]
+        for channel in (channels.request, channels.response, channels.specific_response(self.uid)):
+            del self._by_channel[channel]
+        adapter.fail_pending(ClusterError(f"the namespace {name} was closed"))
+        if self.connected and self._nursery is not None:
+            self._nursery.start_soon(self._unsubscribe, adapter)
 
     # ---------------------------------------------------------------- connection
 
@@ -200,11 +216,26 @@ class RedisBus:
             delay = min(delay * 2, self.reconnect_delays[1])
 
     async def _subscribe(self, adapter: RedisAdapter) -> None:
-        channels = adapter.channels
-        await self._pubsub.psubscribe(channels.pattern)
-        await self._pubsub.subscribe(
-            channels.request, channels.response, channels.specific_response(self.uid)
-        )
+        # Under the lock, and only if still wanted: a namespace can be made, closed and made
+        # again faster than Redis answers, and the last change must win.
+        async with self._subscribing:
+            if self.adapters.get(adapter.namespace.name) is not adapter:
+                return
+            channels = adapter.channels
+            await self._pubsub.psubscribe(channels.pattern)
+            await self._pubsub.subscribe(
+                channels.request, channels.response, channels.specific_response(self.uid)
+            )
+
+    async def _unsubscribe(self, adapter: RedisAdapter) -> None:
+        async with self._subscribing:
+            if adapter.namespace.name in self.adapters:
+                return  # made again meanwhile: same channels, still wanted
+            channels = adapter.channels
+            await self._pubsub.punsubscribe(channels.pattern)
+            await self._pubsub.unsubscribe(
+                channels.request, channels.response, channels.specific_response(self.uid)
+            )
 
     def _disconnected(self) -> None:
         self.connected = False
@@ -544,6 +575,10 @@ class RedisAdapter(LocalAdapter):
         if error is not None:
             raise error
         return pending
+
+    def close(self) -> None:
+        """The namespace went: unsubscribe from its channels."""
+        self.bus.forget(self)
 
     def fail_pending(self, error: ClusterError) -> None:
         """Redis went away: the queries waiting on it fail now rather than time out."""

@@ -3,13 +3,40 @@
 This is the shape of the reference's in-memory adapter. Every socket is in the room named by
 its own id; an empty room is deleted at once, so a disconnect leaves nothing behind. Pure
 data, no I/O: the adapter (``minisock/adapters/``) delivers, this only answers "who".
+
+Room events. When asked (a ``changes`` list passed in), each operation also reports what it
+changed, in the reference's order (``socket.io-adapter`` in-memory-adapter.ts, ``addAll``,
+``del``, ``delAll``):
+
+1. Joining a room that does not exist yet reports ``create-room`` first, then ``join-room``.
+2. Joining a room one is already in reports nothing.
+3. Leaving reports ``leave-room`` only if one was a member, then ``delete-room`` if the room
+   is now empty. Leaving a room one is not in reports nothing.
+4. Leaving every room (a disconnect) goes through the rooms in the order they were joined:
+   the socket's own room first, as it was joined first.
+
+Without a ``changes`` list nothing is recorded, so nobody pays for events nobody listens to.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator
 
-__all__ = ["RoomRegistry"]
+__all__ = ["RoomChange", "RoomEvent", "RoomRegistry"]
+
+
+class RoomEvent(enum.StrEnum):
+    """What the reference's adapter emits, named as it names them."""
+
+    CREATE = "create-room"
+    DELETE = "delete-room"
+    JOIN = "join-room"
+    LEAVE = "leave-room"
+
+
+RoomChange = tuple[RoomEvent, str, str | None]
+"""``(event, room, sio_sid)``; the sid is ``None`` for ``create-room`` and ``delete-room``."""
 
 
 class RoomRegistry:
@@ -19,34 +46,50 @@ class RoomRegistry:
 
     def __init__(self) -> None:
         self._members: dict[str, set[str]] = {}
-        self._rooms_of: dict[str, set[str]] = {}
+        # A dict, not a set: the rooms of a socket in the order it joined them (rule 4).
+        self._rooms_of: dict[str, dict[str, None]] = {}
 
-    def add(self, sio_sid: str, rooms: Iterable[str]) -> None:
+    def add(
+        self, sio_sid: str, rooms: Iterable[str], changes: list[RoomChange] | None = None
+    ) -> None:
         """Put ``sio_sid`` into each of ``rooms`` (joining twice is harmless)."""
-        mine = self._rooms_of.setdefault(sio_sid, set())
+        mine = self._rooms_of.get(sio_sid)
+        if mine is None:
+            mine = self._rooms_of[sio_sid] = {}
         for room in rooms:
-            mine.add(room)
-            self._members.setdefault(room, set()).add(sio_sid)
+            mine[room] = None
+            members = self._members.get(room)
+            if members is None:
+                members = self._members[room] = set()
+                if changes is not None:
+                    changes.append((RoomEvent.CREATE, room, None))
+            if changes is not None and sio_sid not in members:
+                changes.append((RoomEvent.JOIN, room, sio_sid))
+            members.add(sio_sid)
 
-    def remove(self, sio_sid: str, room: str) -> None:
+    def remove(self, sio_sid: str, room: str, changes: list[RoomChange] | None = None) -> None:
         """Take ``sio_sid`` out of ``room``; the room goes when it empties."""
         mine = self._rooms_of.get(sio_sid)
         if mine is not None:
-            mine.discard(room)
-        members = self._members.get(room)
-        if members is not None:
-            members.discard(sio_sid)
-            if not members:
-                del self._members[room]
+            mine.pop(room, None)
+        self._leave(sio_sid, room, changes)
 
-    def remove_all(self, sio_sid: str) -> None:
+    def remove_all(self, sio_sid: str, changes: list[RoomChange] | None = None) -> None:
         """Forget ``sio_sid`` everywhere (on disconnect)."""
         for room in self._rooms_of.pop(sio_sid, ()):
-            members = self._members.get(room)
-            if members is not None:
-                members.discard(sio_sid)
-                if not members:
-                    del self._members[room]
+            self._leave(sio_sid, room, changes)
+
+    def _leave(self, sio_sid: str, room: str, changes: list[RoomChange] | None) -> None:
+        members = self._members.get(room)
+        if members is None:
+            return
+        if changes is not None and sio_sid in members:
+            changes.append((RoomEvent.LEAVE, room, sio_sid))
+        members.discard(sio_sid)
+        if not members:
+            del self._members[room]
+            if changes is not None:
+                changes.append((RoomEvent.DELETE, room, None))
 
     def rooms_of(self, sio_sid: str) -> frozenset[str]:
         return frozenset(self._rooms_of.get(sio_sid, ()))
