@@ -19,7 +19,8 @@ socket and the event's arguments. ``on_connect(socket, auth)`` may refuse by rai
 identifiers (``"chat-message"``) have no method of their own: override
 :meth:`ClassNamespace.trigger_event`, which then receives every event (python-socketio's
 way of dispatching by hand). ``namespace`` may also be a compiled regular expression or a
-callable: the class then serves a dynamic namespace and each of its children.
+callable: the class then serves a dynamic namespace and each of its children, and
+``self.emit``/``self.to`` reach every child (``socket.namespace.to(...)`` reaches one).
 
 The methods are found once, at registration: an ``on_`` method added to the object later is
 not seen (python-socketio looks them up at each event).
