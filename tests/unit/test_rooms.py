@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from minisock.proto.rooms import RoomRegistry
+from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
 
 
 def _assert_consistent(registry: RoomRegistry, sids: set[str]) -> None:
@@ -239,3 +239,69 @@ def test_random_operations_match_a_naive_model(ops: list[tuple[str, str, list[st
         expected.setdefault(r, set()).add(s)
     assert {room: set(registry.members(room)) for room in registry.rooms()} == expected
     _assert_consistent(registry, {"s1", "s2", "s3", "s4"})
+
+
+# ------------------------------------------------------------------ room events
+
+
+def test_changes_follow_the_reference_order() -> None:
+    """create before join; nothing for a second join or leaving a room one is not in; leave
+    before delete; a disconnect leaves the rooms in the order they were joined."""
+    C, D, J, L = RoomEvent.CREATE, RoomEvent.DELETE, RoomEvent.JOIN, RoomEvent.LEAVE
+    registry = RoomRegistry()
+    changes: list[RoomChange] = []
+    registry.add("a", ["a"], changes)
+    registry.add("b", ["b", "r2"], changes)
+    registry.add("a", ["r1", "r2", "r1"], changes)
+    assert changes == [
+        (C, "a", None), (J, "a", "a"),
+        (C, "b", None), (J, "b", "b"), (C, "r2", None), (J, "r2", "b"),
+        (C, "r1", None), (J, "r1", "a"), (J, "r2", "a"),
+    ]  # fmt: skip
+    changes.clear()
+    registry.add("a", ["r1"], changes)
+    registry.remove("a", "nope", changes)
+    registry.remove("b", "r1", changes)  # a room that exists, but b is not in it
+    assert changes == []
+    registry.remove("b", "r2", changes)
+    registry.remove_all("a", changes)
+    assert changes == [
+        (L, "r2", "b"),
+        (L, "a", "a"), (D, "a", None), (L, "r1", "a"), (D, "r1", None),
+        (L, "r2", "a"), (D, "r2", None),
+    ]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove", "remove_all"]), SIDS, st.lists(ROOMS)),
+        max_size=40,
+    )
+)
+def test_replaying_the_changes_rebuilds_the_registry(ops: list[tuple[str, str, list[str]]]) -> None:
+    """Every membership change is reported once, and a room is created before anyone joins
+    it and deleted only once empty: replaying the changes gives the registry's state."""
+    registry = RoomRegistry()
+    changes: list[RoomChange] = []
+    for op, sid, rooms in ops:
+        if op == "add":
+            registry.add(sid, rooms, changes)
+        elif op == "remove":
+            for room in rooms:
+                registry.remove(sid, room, changes)
+        else:
+            registry.remove_all(sid, changes)
+    replayed: dict[str, set[str]] = {}
+    for event, room, sid in changes:
+        if event is RoomEvent.CREATE:
+            assert room not in replayed
+            replayed[room] = set()
+        elif event is RoomEvent.DELETE:
+            assert replayed.pop(room) == set()
+        elif event is RoomEvent.JOIN:
+            assert sid is not None and sid not in replayed[room]
+            replayed[room].add(sid)
+        else:
+            assert sid is not None and sid in replayed[room]
+            replayed[room].remove(sid)
+    assert replayed == {room: set(registry.members(room)) for room in registry.rooms()}
