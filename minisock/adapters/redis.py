@@ -128,8 +128,7 @@ class RedisBus:
         self._by_channel[channels.request] = adapter.on_request
         self._by_channel[channels.response] = adapter.on_response
         self._by_channel[channels.specific_response(self.uid)] = adapter.on_response
-        if self.connected and self._nursery is not None:
-            self._nursery.start_soon(self._subscribe, adapter)  # a namespace made later
+        self._resubscribe_soon(self._subscribe, adapter)  # a namespace made later
         return adapter
 
     def forget(self, adapter: RedisAdapter) -> None:
@@ -144,8 +143,18 @@ class RedisBus:
         for channel in (channels.request, channels.response, channels.specific_response(self.uid)):
             del self._by_channel[channel]
         adapter.fail_pending(ClusterError(f"the namespace {name} was closed"))
+        self._resubscribe_soon(self._unsubscribe, adapter)
+
+    def _resubscribe_soon(
+        self, change: Callable[[RedisAdapter], Awaitable[None]], adapter: RedisAdapter
+    ) -> None:
+        """Subscribe or unsubscribe in the background; not while disconnected (the next
+        connection subscribes to what is wanted then) nor while the bus is closing."""
         if self.connected and self._nursery is not None:
-            self._nursery.start_soon(self._unsubscribe, adapter)
+            try:
+                self._nursery.start_soon(change, adapter)
+            except RuntimeError:  # the nursery is closing: the connection goes with it
+                log.debug("not changing subscriptions: the Redis bus is closing")
 
     # ---------------------------------------------------------------- connection
 

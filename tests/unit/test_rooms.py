@@ -292,16 +292,16 @@ def test_replaying_the_changes_rebuilds_the_registry(ops: list[tuple[str, str, l
         else:
             registry.remove_all(sid, changes)
     replayed: dict[str, set[str]] = {}
-    for event, room, sid in changes:
+    for event, room, member in changes:
         if event is RoomEvent.CREATE:
             assert room not in replayed
             replayed[room] = set()
         elif event is RoomEvent.DELETE:
             assert replayed.pop(room) == set()
         elif event is RoomEvent.JOIN:
-            assert sid is not None and sid not in replayed[room]
-            replayed[room].add(sid)
+            assert member is not None and member not in replayed[room]
+            replayed[room].add(member)
         else:
-            assert sid is not None and sid in replayed[room]
-            replayed[room].remove(sid)
+            assert member is not None and member in replayed[room]
+            replayed[room].remove(member)
     assert replayed == {room: set(registry.members(room)) for room in registry.rooms()}
