@@ -22,6 +22,8 @@ from cluster._redis_helpers import STEP, WS_TARGET, Packet, SioClient, compact
 from minisock import (
     ClassNamespace,
     ConnectRefusedError,
+    JWTAuth,
+    JWTVerifier,
     Namespace,
     ParentNamespace,
     Server,
@@ -425,3 +427,14 @@ async def test_a_parent_adapters_listeners_hear_every_child() -> None:
         two = await SioClient.connect(port, nsp="/room-1")  # made again: heard again
         assert heard == [("create", one.sid), ("create", "blue"), ("create", two.sid)]
         await two.aclose()
+
+
+async def test_a_child_made_for_a_connect_with_a_bad_token_goes_with_it() -> None:
+    """With JWT auth in the CONNECT payload, a refused token leaves no child behind."""
+    verifier = JWTVerifier("a-secret-of-at-least-32-bytes-long!!", "issuer", "audience")
+    sio = Server(cleanup_empty_child_namespaces=True, auth=JWTAuth(verifier, connect_auth=True))
+    parent = sio.of(DIGITS)
+    async with serving(sio) as port:
+        refused = await connect_answer(port, "/room-1", {"token": "not.a.token"})
+        assert refused.type == 4 and refused.data["message"] == "unauthorized"
+        assert "/room-1" not in sio.namespaces and not parent.children
