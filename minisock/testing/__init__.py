@@ -54,6 +54,7 @@ __all__ = [
     "HttpResponse",
     "ReceivedEvent",
     "SocketIOClient",
+    "TransportChoice",
     "WsClient",
     "WsClosed",
     "WsRejected",
@@ -585,4 +586,5 @@ from minisock.testing.sio_client import (  # noqa: E402
     DisconnectedError,
     ReceivedEvent,
     SocketIOClient,
+    TransportChoice,
 )

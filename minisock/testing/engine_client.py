@@ -126,6 +126,7 @@ class EngineClient:
         self.transport: str = "websocket" if transport == "websocket" else "polling"
         self.close_reason: str | None = None
         self.upgraded = trio.Event()
+        self.closed = trio.Event()
         self._ws: WsClient | None = None
         self._send_lock = trio.Lock()
         self._pausing = False
@@ -338,4 +339,5 @@ class EngineClient:
         self._scope.cancel()
         if not self._reported:
             self._reported = True
+            self.closed.set()
             self.on_close(self.close_reason)

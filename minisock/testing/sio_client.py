@@ -57,6 +57,7 @@ __all__ = [
     "DisconnectedError",
     "ReceivedEvent",
     "SocketIOClient",
+    "TransportChoice",
 ]
 
 log = logging.getLogger("minisock.testing")
@@ -383,6 +384,13 @@ class SocketIOClient:
         """Wait until a WebSocket carries the session."""
         with trio.fail_after(self.timeout if timeout is None else timeout):
             await self.engine.upgraded.wait()
+
+    async def wait_closed(self, *, timeout: float | None = None) -> str:
+        """Wait until the Engine.IO session is closed; returns why (see :attr:`close_reason`)."""
+        with trio.fail_after(self.timeout if timeout is None else timeout):
+            await self.engine.closed.wait()
+        assert self.engine.close_reason is not None
+        return self.engine.close_reason
 
     async def close(self) -> None:
         """Leave every namespace, then close the Engine.IO session."""
