@@ -1,0 +1,58 @@
+"""minisock.testing.SocketIOClient against the Node reference server, socket.io 4.8.4.
+
+``reference_app.mjs`` runs the application of ``tests/_sio_app.py`` on Node; one process
+serves the whole module on a port of 127.0.0.1 and is stopped by PID at the end. Every
+scenario that passes against minisock must pass here too, on every transport: that is what
+shows the test client speaks the real protocol (and not a dialect the two Python ends share).
+The reference pings every 0.3 s, so every scenario also answers pings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import _node
+import _sio_app
+import pytest
+import trio
+from cluster._procs import Proc
+
+from minisock.testing import SocketIOClient
+
+SCRIPT = Path(__file__).resolve().parent / "reference_app.mjs"
+LIMIT = 20.0
+
+pytestmark = pytest.mark.js
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[Proc]:
+    """The Node server, or the failure of starting it (shown by each test, never skipped)."""
+    node = _node.require_node("socket.io")
+    argv = [node, str(SCRIPT), "--ping-interval", "300", "--ping-timeout", "2000"]
+    proc = Proc.spawn("reference_app", argv)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def port_of(proc: Proc) -> int:
+    return int(proc.wait_for_line(r"^ready (\d+)$").group(1))
+
+
+@pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
+@pytest.mark.parametrize("scenario", list(_sio_app.SCENARIOS))
+async def test_scenario_against_node(reference: Proc, scenario: str, transport: str) -> None:
+    port = port_of(reference)
+    with trio.fail_after(LIMIT):
+        await _sio_app.SCENARIOS[scenario](partial(SocketIOClient, port), transport)
+
+
+@pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
+async def test_pings_are_answered_against_node(reference: Proc, transport: str) -> None:
+    make = partial(SocketIOClient, f"http://127.0.0.1:{port_of(reference)}")
+    with trio.fail_after(LIMIT):
+        await _sio_app.pings_are_answered(make, transport, 3.0)
