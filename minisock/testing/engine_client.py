@@ -46,7 +46,7 @@ from minisock.proto.eio import (
 )
 from minisock.testing import HttpClient, HttpResponse, WsClient, WsClosed, WsRejected, eio_target
 
-__all__ = ["Connector", "DisconnectedError", "EngineClient", "Endpoint", "TransportChoice"]
+__all__ = ["Connector", "DisconnectedError", "Endpoint", "EngineClient", "TransportChoice"]
 
 log = logging.getLogger("minisock.testing")
 
@@ -161,9 +161,9 @@ class EngineClient:
                             await self._handle(packet)
                         nursery.start_soon(self._poll)
                         upgrades = self.open_payload.get("upgrades")
-                        if self.choice == "upgrade" and isinstance(upgrades, list):
-                            if "websocket" in upgrades:
-                                nursery.start_soon(self._upgrade)
+                        offered = isinstance(upgrades, list) and "websocket" in upgrades
+                        if self.choice == "upgrade" and offered:
+                            nursery.start_soon(self._upgrade)
                     nursery.start_soon(self._watch_heartbeat)
                     task_status.started()
             finally:

@@ -46,8 +46,8 @@ from minisock.testing import HeaderPairs, memory_connection
 from minisock.testing.engine_client import (
     Connector,
     DisconnectedError,
-    EngineClient,
     Endpoint,
+    EngineClient,
     TransportChoice,
 )
 
@@ -128,7 +128,9 @@ class ClientSocket:
 
     # ------------------------------------------------------------------ connecting
 
-    async def connect(self, auth: dict[str, Any] | None = None, *, timeout: float | None = None) -> None:
+    async def connect(
+        self, auth: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> None:
         """Send CONNECT (with ``auth`` as its payload) and wait for the answer.
 
         Raises :class:`ConnectError` when the server refuses, :class:`DisconnectedError` when
@@ -140,7 +142,9 @@ class ClientSocket:
         self.sid, self.disconnect_reason, self._refusal = None, None, None
         await self.client._send(SioPacket(SioPacketType.CONNECT, self.nsp, auth))
         await self._wait(
-            lambda: self.connected or self._refusal is not None or self.disconnect_reason is not None,
+            lambda: (
+                self.connected or self._refusal is not None or self.disconnect_reason is not None
+            ),
             timeout,
         )
         if self._refusal is not None:
@@ -459,4 +463,3 @@ def _connector(target: Target) -> tuple[Connector, str]:
         return await trio.open_tcp_stream(host, port)
 
     return tcp, f"{host}:{port}"
-

@@ -22,7 +22,7 @@ import trio
 import trio.testing
 
 from minisock import AckTimeoutError, EngineServer, EngineSocket, Server, Socket
-from minisock.testing import ReceivedEvent, SocketIOClient, running_server
+from minisock.testing import ReceivedEvent, SocketIOClient, TransportChoice, running_server
 
 LIMIT = 600.0  # virtual seconds
 
@@ -76,7 +76,7 @@ class Reasons:
 
 @pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
 async def test_the_server_sees_the_clients_disconnects(
-    autojump_clock: trio.testing.MockClock, transport: str
+    autojump_clock: trio.testing.MockClock, transport: TransportChoice
 ) -> None:
     sio = _sio_app.build_app()
     reasons = Reasons(sio, "/", "/admin")
