@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import trio
+from wsproto.utilities import LocalProtocolError
 
 from minisock.errors import EngineProtocolError
 from minisock.proto.eio import (
@@ -306,6 +307,9 @@ class EngineClient:
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self._close("transport error")
                 raise DisconnectedError("transport error") from exc
+            except LocalProtocolError as exc:  # the server's Close is being answered
+                self._close("transport close")
+                raise DisconnectedError("transport close") from exc
             if response.status != 200:
                 log.info("POST answered HTTP %s: %r", response.status, response.body)
                 self._close("transport error")

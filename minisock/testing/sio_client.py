@@ -365,7 +365,8 @@ class SocketIOClient:
     ) -> bool | None:
         assert self._nursery is not None
         if exc is None:
-            await self.close()
+            with trio.move_on_after(self.timeout):
+                await self.close()
         self._nursery.cancel_scope.cancel()
         result: bool | None = await self._nursery_manager.__aexit__(exc_type, exc, tb)
         return result
