@@ -247,14 +247,6 @@ async def expect_connected(ws: WsClient, nsp: str, auth: dict[str, Any]) -> str:
     return sio_sid
 
 
-async def until_marker(ws: WsClient, marker: str = '42["end"]') -> list[str | bytes]:
-    """Messages up to (not including) ``marker``: what a client got before it."""
-    seen: list[str | bytes] = []
-    while (message := await recv(ws)) != marker:
-        seen.append(message)
-    return seen
-
-
 # ---------------------------------------------------------------- Socket.IO clients
 # For the tests about what the application sees, not about the bytes: SocketIOClient.
 
