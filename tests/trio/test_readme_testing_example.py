@@ -22,7 +22,7 @@ def example() -> str:
     text = README.read_text(encoding="utf-8")
     section = text.split("## Testing your app\n", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    return code
+    return str(code)
 
 
 def test_the_readme_example_passes(tmp_path: Path) -> None:
