@@ -30,7 +30,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import trio
 from wsproto.utilities import LocalProtocolError
@@ -47,7 +47,14 @@ from minisock.proto.eio import (
 )
 from minisock.testing import HttpClient, HttpResponse, WsClient, WsClosed, WsRejected, eio_target
 
-__all__ = ["Connector", "DisconnectedError", "Endpoint", "EngineClient", "TransportChoice"]
+__all__ = [
+    "ConnectError",
+    "Connector",
+    "DisconnectedError",
+    "Endpoint",
+    "EngineClient",
+    "TransportChoice",
+]
 
 log = logging.getLogger("minisock.testing")
 
@@ -60,6 +67,29 @@ PROBE = encode_packet(Packet(PacketType.PING, "probe"))
 PROBE_ANSWER = encode_packet(Packet(PacketType.PONG, "probe"))
 UPGRADE = encode_packet(Packet(PacketType.UPGRADE))
 CLOSE = encode_packet(Packet(PacketType.CLOSE))
+
+
+class ConnectError(Exception):
+    """The server refused: a namespace's CONNECT_ERROR (its ``message`` and ``data``), or the
+    Engine.IO handshake's HTTP answer (``status`` set; ``data`` is the body, parsed as JSON
+    when it is JSON; ``message`` is its ``"message"``, or the body when it is plain text)."""
+
+    def __init__(self, message: str, data: Any = None, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        self.status = status
+
+    @classmethod
+    def from_http(cls, status: int, body: bytes) -> ConnectError:
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = body.decode("utf-8", errors="replace")
+        message = data.get("message") if isinstance(data, dict) else data
+        if not isinstance(message, str) or not message:
+            message = f"handshake refused with HTTP {status}"
+        return cls(message, data, status=status)
 
 
 class DisconnectedError(Exception):
@@ -141,25 +171,20 @@ class EngineClient:
     # ------------------------------------------------------------------ running
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Handshake, report ready, then serve the session until it closes."""
+        """Handshake, report ready, then serve the session until it closes.
+
+        A refused handshake raises :class:`ConnectError` before anything else runs.
+        """
         with self._scope:
             try:
+                if self.choice == "websocket":
+                    await self._handshake_websocket()
+                else:
+                    await self._handshake_polling()
                 async with trio.open_nursery() as nursery:
-                    if self.choice == "websocket":
-                        ws = await self._open_websocket(None)
-                        opened = decode_packet(await ws.receive())
-                        self._on_open(opened)
-                        self._ws = ws
-                        nursery.start_soon(self._read_websocket, ws)
-                        self.upgraded.set()
+                    if self._ws is not None:
+                        nursery.start_soon(self._read_websocket, self._ws)
                     else:
-                        response = await self._request("GET", self.endpoint.target("polling"))
-                        if response.status != 200:
-                            raise DisconnectedError(f"handshake refused: HTTP {response.status}")
-                        opened, *rest = decode_payload(response.text)
-                        self._on_open(opened)
-                        for packet in rest:
-                            await self._handle(packet)
                         nursery.start_soon(self._poll)
                         upgrades = self.open_payload.get("upgrades")
                         offered = isinstance(upgrades, list) and "websocket" in upgrades
@@ -171,6 +196,23 @@ class EngineClient:
                 if self._ws is not None:
                     await trio.aclose_forcefully(self._ws.stream)
         self._close("forced close")  # a no-op unless cancelled from outside
+
+    async def _handshake_websocket(self) -> None:
+        try:
+            self._ws = await self._open_websocket(None)
+        except WsRejected as refused:
+            raise ConnectError.from_http(refused.status, refused.body) from None
+        self._on_open(decode_packet(await self._ws.receive()))
+        self.upgraded.set()
+
+    async def _handshake_polling(self) -> None:
+        response = await self._request("GET", self.endpoint.target("polling"))
+        if response.status != 200:
+            raise ConnectError.from_http(response.status, response.body)
+        opened, *rest = decode_payload(response.text)
+        self._on_open(opened)
+        for packet in rest:
+            await self._handle(packet)
 
     def _on_open(self, packet: Packet) -> None:
         if packet.type is not PacketType.OPEN or not isinstance(packet.data, str):

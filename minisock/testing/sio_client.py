@@ -44,6 +44,7 @@ from minisock.proto.sio import (
 from minisock.server import Server
 from minisock.testing import HeaderPairs, memory_connection
 from minisock.testing.engine_client import (
+    ConnectError,
     Connector,
     DisconnectedError,
     Endpoint,
@@ -65,15 +66,6 @@ log = logging.getLogger("minisock.testing")
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 Target = Server | EngineServer | int | str
-
-
-class ConnectError(Exception):
-    """The server refused a namespace: its CONNECT_ERROR's ``message`` and ``data``."""
-
-    def __init__(self, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,9 +343,11 @@ class SocketIOClient:
         try:
             with trio.fail_after(self.timeout):
                 await self._nursery.start(self.engine.run)
-        except BaseException as exc:
+        except BaseException:
+            # A refused handshake comes out as itself (ConnectError, TooSlowError, ...), not
+            # wrapped in the nursery's ExceptionGroup: nothing else ran yet.
             self._nursery.cancel_scope.cancel()
-            await self._nursery_manager.__aexit__(type(exc), exc, exc.__traceback__)
+            await self._nursery_manager.__aexit__(None, None, None)
             raise
         return self
 

@@ -16,6 +16,7 @@
 //             "close"                 -> disconnects this socket and closes the session
 //   "/admin"  a middleware refuses unless auth.token === "secret", with
 //             message "not authorized" and data {why: "token"}; "echo" as on "/".
+//   A handshake with an "x-refuse" header is refused by allowRequest ("refused by allowRequest").
 
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -32,6 +33,8 @@ const httpServer = createServer();
 const io = new Server(httpServer, {
   pingInterval: option("--ping-interval", 25000),
   pingTimeout: option("--ping-timeout", 20000),
+  allowRequest: (req, callback) =>
+    callback("refused by allowRequest", req.headers["x-refuse"] === undefined),
 });
 
 function echo(socket) {

@@ -19,7 +19,7 @@ import pytest
 import trio
 from cluster._procs import Proc
 
-from minisock.testing import SocketIOClient
+from minisock.testing import ConnectError, SocketIOClient, TransportChoice
 
 SCRIPT = Path(__file__).resolve().parent / "reference_app.mjs"
 LIMIT = 20.0
@@ -56,3 +56,22 @@ async def test_pings_are_answered_against_node(reference: Proc, transport: str) 
     make = partial(SocketIOClient, f"http://127.0.0.1:{port_of(reference)}")
     with trio.fail_after(LIMIT):
         await _sio_app.pings_are_answered(make, transport, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("transport", "status", "data"),
+    [
+        ("polling", 403, {"code": 4, "message": "refused by allowRequest"}),
+        ("upgrade", 403, {"code": 4, "message": "refused by allowRequest"}),
+        ("websocket", 400, "refused by allowRequest"),  # Node answers an upgrade in plain text
+    ],
+)
+async def test_a_handshake_refused_by_allow_request_is_a_connect_error(
+    reference: Proc, transport: TransportChoice, status: int, data: object
+) -> None:
+    port = port_of(reference)
+    with trio.fail_after(LIMIT), pytest.raises(ConnectError) as refused:
+        async with SocketIOClient(port, transport=transport, headers=[("x-refuse", "1")]):
+            pass
+    assert (refused.value.status, refused.value.data) == (status, data)
+    assert refused.value.message == "refused by allowRequest"

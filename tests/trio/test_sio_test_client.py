@@ -17,12 +17,27 @@ from functools import partial
 from typing import Any
 
 import _sio_app
+import jwt
 import pytest
 import trio
 import trio.testing
 
-from minisock import AckTimeoutError, EngineServer, EngineSocket, Server, Socket
-from minisock.testing import ReceivedEvent, SocketIOClient, TransportChoice, running_server
+from minisock import (
+    AckTimeoutError,
+    EngineServer,
+    EngineSocket,
+    JWTAuth,
+    JWTVerifier,
+    Server,
+    Socket,
+)
+from minisock.testing import (
+    ConnectError,
+    ReceivedEvent,
+    SocketIOClient,
+    TransportChoice,
+    running_server,
+)
 
 LIMIT = 600.0  # virtual seconds
 
@@ -178,3 +193,36 @@ async def test_handlers_registered_before_connect_see_the_connect_handlers_call(
         root.on("who-are-you")(lambda data: ("ada", data))
         await root.connect()
         assert await root.receive() == ReceivedEvent("you-are", (["ada", b"\x01"],))
+
+
+SECRET = "k7Qm2vX9pL4sT8wZ1cR6yB3nH5jD0fGaE7uK2iO9qW4xV8tY1zM6bN3rS5dF0gHj"
+
+
+@pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
+async def test_a_refused_handshake_is_a_connect_error_with_the_http_answer(
+    autojump_clock: trio.testing.MockClock, transport: TransportChoice
+) -> None:
+    sio = Server(auth=JWTAuth(JWTVerifier(SECRET, "issuer", "audience")))
+    identities: list[Any] = []
+
+    @sio.on("connect")
+    async def connect(socket: Socket, auth: dict[str, Any]) -> None:
+        identities.append(socket.identity)
+
+    token = jwt.encode(
+        {"iss": "issuer", "aud": "audience", "exp": 2**40, "data": {"id": 7}}, SECRET, "HS256"
+    )
+    async with serving(sio):
+        bad = [("Authorization", "Bearer not-a-token")]
+        with pytest.raises(ConnectError) as refused:
+            async with SocketIOClient(sio, transport=transport, headers=bad):
+                pass
+        assert refused.value.status == 401
+        assert isinstance(refused.value.data, dict)
+        assert refused.value.message == refused.value.data["message"]
+        good = [("Authorization", f"Bearer {token}")]
+        async with SocketIOClient(sio, transport=transport, headers=good) as client:
+            await client.connect()
+            if transport == "upgrade":
+                await client.wait_upgraded()  # the WebSocket carries the sid, not the token
+        assert identities == [{"id": 7}]
