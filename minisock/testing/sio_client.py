@@ -77,11 +77,12 @@ class ReceivedEvent:
 
 
 class _AckSlot:
-    __slots__ = ("args", "done")
+    """Where the answer to one :meth:`ClientSocket.call` lands."""
+
+    __slots__ = ("args",)
 
     def __init__(self) -> None:
         self.args: list[Any] | None = None
-        self.done = trio.Event()
 
 
 class ClientSocket:
@@ -131,6 +132,8 @@ class ClientSocket:
         """
         if self.connected:
             raise RuntimeError(f"{self.nsp} is already connected")
+        if self.client.close_reason is not None:
+            raise DisconnectedError(self.client.close_reason)
         self.sid, self.disconnect_reason, self._refusal = None, None, None
         await self.client._send(SioPacket(SioPacketType.CONNECT, self.nsp, auth))
         await self._wait(
@@ -201,7 +204,8 @@ class ClientSocket:
     def on(self, event: str) -> Callable[[H], H]:
         """Register ``handler(*args)`` (sync or async) for ``event``; what it returns is the
         ack when the server asked for one. Register before :meth:`connect` to catch what the
-        server's connect handler sends."""
+        server's connect handler sends. Each call runs in a task of its own; an exception in
+        a handler ends the client's ``async with`` block with it, so the test fails."""
 
         def register(handler: H) -> H:
             self._handlers[event] = handler
