@@ -27,33 +27,42 @@ LIMIT = 20.0
 pytestmark = pytest.mark.js
 
 
+class Reference:
+    """The Node server of this module, started by the first test that asks for its port
+    (so a missing Node is a test failure, never a setup error or a skip)."""
+
+    def __init__(self) -> None:
+        self.proc: Proc | None = None
+
+    def port(self) -> int:
+        node = _node.require_node("socket.io")
+        if self.proc is None:
+            argv = [node, str(SCRIPT), "--ping-interval", "300", "--ping-timeout", "2000"]
+            self.proc = Proc.spawn("reference_app", argv)
+        return int(self.proc.wait_for_line(r"^ready (\d+)$").group(1))
+
+
 @pytest.fixture(scope="module")
-def reference() -> Iterator[Proc]:
-    """The Node server, or the failure of starting it (shown by each test, never skipped)."""
-    node = _node.require_node("socket.io")
-    argv = [node, str(SCRIPT), "--ping-interval", "300", "--ping-timeout", "2000"]
-    proc = Proc.spawn("reference_app", argv)
+def reference() -> Iterator[Reference]:
+    server = Reference()
     try:
-        yield proc
+        yield server
     finally:
-        proc.stop()
-
-
-def port_of(proc: Proc) -> int:
-    return int(proc.wait_for_line(r"^ready (\d+)$").group(1))
+        if server.proc is not None:
+            server.proc.stop()  # by PID: SIGTERM, then SIGKILL
 
 
 @pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
 @pytest.mark.parametrize("scenario", list(_sio_app.SCENARIOS))
-async def test_scenario_against_node(reference: Proc, scenario: str, transport: str) -> None:
-    port = port_of(reference)
+async def test_scenario_against_node(reference: Reference, scenario: str, transport: str) -> None:
+    port = reference.port()
     with trio.fail_after(LIMIT):
         await _sio_app.SCENARIOS[scenario](partial(SocketIOClient, port), transport)
 
 
 @pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
-async def test_pings_are_answered_against_node(reference: Proc, transport: str) -> None:
-    make = partial(SocketIOClient, f"http://127.0.0.1:{port_of(reference)}")
+async def test_pings_are_answered_against_node(reference: Reference, transport: str) -> None:
+    make = partial(SocketIOClient, f"http://127.0.0.1:{reference.port()}")
     with trio.fail_after(LIMIT):
         await _sio_app.pings_are_answered(make, transport, 3.0)
 
@@ -67,9 +76,9 @@ async def test_pings_are_answered_against_node(reference: Proc, transport: str) 
     ],
 )
 async def test_a_handshake_refused_by_allow_request_is_a_connect_error(
-    reference: Proc, transport: TransportChoice, status: int, data: object
+    reference: Reference, transport: TransportChoice, status: int, data: object
 ) -> None:
-    port = port_of(reference)
+    port = reference.port()
     with trio.fail_after(LIMIT), pytest.raises(ConnectError) as refused:
         async with SocketIOClient(port, transport=transport, headers=[("x-refuse", "1")]):
             pass
