@@ -29,11 +29,11 @@ async def test_scenario_over_tcp(scenario: str, transport: str) -> None:
 
 @pytest.mark.parametrize("transport", _sio_app.TRANSPORTS)
 async def test_pings_are_answered_by_url(transport: str) -> None:
-    sio = _sio_app.build_app(ping_interval=0.2, ping_timeout=0.5)
+    sio = _sio_app.build_app(ping_interval=0.2, ping_timeout=1.0)
     with trio.fail_after(LIMIT):
         async with running_server(sio.engine) as port:
             make = partial(SocketIOClient, f"http://127.0.0.1:{port}")
-            await _sio_app.pings_are_answered(make, transport, 1.5)
+            await _sio_app.pings_are_answered(make, transport, 2.0)
 
 
 def test_a_url_with_a_path_is_refused() -> None:

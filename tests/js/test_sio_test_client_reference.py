@@ -37,7 +37,7 @@ class Reference:
     def port(self) -> int:
         node = _node.require_node("socket.io")
         if self.proc is None:
-            argv = [node, str(SCRIPT), "--ping-interval", "300", "--ping-timeout", "2000"]
+            argv = [node, str(SCRIPT), "--ping-interval", "300", "--ping-timeout", "1500"]
             self.proc = Proc.spawn("reference_app", argv)
         return int(self.proc.wait_for_line(r"^ready (\d+)$").group(1))
 
