@@ -25,7 +25,14 @@ from minisock.broadcast import BroadcastOperator
 from minisock.errors import AckTimeoutError, SessionClosedError
 from minisock.proto.eio import WirePacket
 from minisock.proto.eio_session import CloseReason
-from minisock.proto.sio import SioPacket, SioPacketType, check_event_name, engine_wires
+from minisock.proto.sio import (
+    SioPacket,
+    SioPacketType,
+    ack_args,
+    ack_value,
+    check_event_name,
+    engine_wires,
+)
 from minisock.request import Request
 
 if TYPE_CHECKING:
@@ -186,9 +193,7 @@ class Socket:
             self._acks.pop(ack_id, None)
         if slot.error is not None:
             raise slot.error
-        if not slot.args:
-            return None
-        return slot.args[0] if len(slot.args) == 1 else tuple(slot.args)
+        return ack_value(slot.args)
 
     async def _send(self, packet: SioPacket) -> None:
         wires = engine_wires(packet)
@@ -221,12 +226,7 @@ class Socket:
 
     def acknowledge(self, ack_id: int, result: Any) -> None:
         """Answer the client's ack request with a handler's return value."""
-        if result is None:
-            args: list[Any] = []
-        elif isinstance(result, tuple):
-            args = list(result)
-        else:
-            args = [result]
+        args = ack_args(result)
         # Like a broadcast, an ack never waits and never grows the queue past its bound.
         self.deliver_nowait(engine_wires(SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)))
 

@@ -23,18 +23,21 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from minisock.errors import ProtocolError
 from minisock.proto.eio import WirePacket
 
 __all__ = [
     "RESERVED_EVENTS",
+    "ClientSideDecoder",
     "Decoder",
     "DecoderLimits",
     "SioPacket",
     "SioPacketType",
     "SocketIOProtocolError",
+    "ack_args",
+    "ack_value",
     "check_event_name",
     "encode",
     "engine_wires",
@@ -129,6 +132,23 @@ def engine_wires(packet: SioPacket) -> list[WirePacket]:
     return [f"4{parts[0]!s}", *parts[1:]]
 
 
+def ack_args(result: Any) -> list[Any]:
+    """The ACK arguments for a handler's return value: ``None`` is none, a tuple is several,
+    anything else is one (as python-socketio does)."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+def ack_value(args: list[Any]) -> Any:
+    """What ``call()`` returns for the ACK arguments ``args``: the inverse of :func:`ack_args`."""
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else tuple(args)
+
+
 class _HasBinary(Exception):
     """Raised by the shared encoder on the first bytes value: take the slow path."""
 
@@ -209,6 +229,8 @@ class Decoder:
     """Turns Engine.IO message data into packets, reassembling binary attachments."""
 
     limits: DecoderLimits = field(default_factory=DecoderLimits)
+    from_server: ClassVar[bool] = False
+    """Whether the packets come from a server, which alone may send CONNECT_ERROR."""
     _pending: SioPacket | None = None
     _expected: int = 0
     _buffers: list[bytes] = field(default_factory=list)
@@ -231,7 +253,7 @@ class Decoder:
         if isinstance(data, str):
             if self._pending is not None:
                 raise SocketIOProtocolError("text packet while binary attachments were due")
-            packet, attachments = _decode_text(data, self.limits)
+            packet, attachments = _decode_text(data, self.limits, self.from_server)
             if attachments == 0:
                 return packet
             self._pending, self._expected, self._buffers = packet, attachments, []
@@ -250,11 +272,21 @@ class Decoder:
         return packet
 
 
+class ClientSideDecoder(Decoder):
+    """The decoder of a client (``minisock.testing``): it reads what a server sends, so it
+    also accepts CONNECT_ERROR, whose payload is an object (v5) or a string (v3 servers)."""
+
+    __slots__ = ()
+    from_server = True
+
+
 def _fail(message: str) -> SocketIOProtocolError:
     return SocketIOProtocolError(message)
 
 
-def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
+def _decode_text(
+    text: str, limits: DecoderLimits, from_server: bool = False
+) -> tuple[SioPacket, int]:
     if not text:
         raise _fail("empty packet")
     digit = text[0]
@@ -300,7 +332,7 @@ def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
             raise _fail("invalid payload") from None
         if raw.count("[") + raw.count("{") > limits.max_depth and _depth(data) > limits.max_depth:
             raise _fail("payload nested too deeply")
-    _check_payload(kind, data, i < end, ack_id, attachments, limits)
+    _check_payload(kind, data, i < end, ack_id, attachments, limits, from_server)
     kind = _PLAIN_OF.get(kind, kind)  # a binary packet decodes to EVENT/ACK, even with 0
     return SioPacket(kind, nsp, data, ack_id), attachments
 
@@ -321,6 +353,7 @@ def _check_payload(
     ack_id: int | None,
     attachments: int,
     limits: DecoderLimits,
+    from_server: bool = False,
 ) -> None:
     """The reference's ``isPayloadValid``, made stricter where the issue asks."""
     if kind is SioPacketType.CONNECT:
@@ -330,7 +363,10 @@ def _check_payload(
         if has_payload:
             raise _fail("invalid payload: DISCONNECT carries no payload")
     elif kind is SioPacketType.CONNECT_ERROR:
-        raise _fail("invalid packet: CONNECT_ERROR is sent by servers only")
+        if not from_server:
+            raise _fail("invalid packet: CONNECT_ERROR is sent by servers only")
+        if not isinstance(data, dict | str):
+            raise _fail("invalid payload: CONNECT_ERROR carries an object or a string")
     elif kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
         if not isinstance(data, list) or not data:
             raise _fail("invalid payload: an event is a non-empty array")

@@ -13,7 +13,9 @@ pingTimeout 20 s, connectTimeout 45 s), so waits cost nothing. :func:`serving` p
 test under an absolute ``trio.fail_after`` (virtual seconds: a hung test fails instead of
 jumping forever). :func:`settle` waits until every task is blocked, and fails after a couple
 of *wall-clock* seconds if the server never goes idle, so a spinning timer task shows up as a
-failure and not as a hang of the virtual clock.
+failure and not as a hang of the virtual clock. Tests about what the application does rather
+than the bytes it sends (rooms, broadcasts) use :class:`minisock.testing.SocketIOClient` on the
+same in-memory streams.
 
 The test application is the one the official suite expects: ``connect`` emits ``auth`` with
 the CONNECT payload, ``message`` answers ``message-back`` with the same arguments and
@@ -27,7 +29,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -38,8 +40,11 @@ from minisock import ConnectRefusedError, Namespace, Server, SessionClosedError,
 from minisock.adapters.local import LocalAdapter
 from minisock.proto.rooms import RoomRegistry
 from minisock.testing import (
+    ClientSocket,
     HttpClient,
     HttpResponse,
+    ReceivedEvent,
+    SocketIOClient,
     WsClient,
     WsClosed,
     eio_handshake,
@@ -242,11 +247,28 @@ async def expect_connected(ws: WsClient, nsp: str, auth: dict[str, Any]) -> str:
     return sio_sid
 
 
-async def until_marker(ws: WsClient, marker: str = '42["end"]') -> list[str | bytes]:
-    """Messages up to (not including) ``marker``: what a client got before it."""
-    seen: list[str | bytes] = []
-    while (message := await recv(ws)) != marker:
-        seen.append(message)
+# ---------------------------------------------------------------- Socket.IO clients
+# For the tests about what the application sees, not about the bytes: SocketIOClient.
+
+
+@asynccontextmanager
+async def sio_clients(sio: Server, count: int) -> AsyncIterator[list[ClientSocket]]:
+    """``count`` clients joined to ``/`` over WebSocket, each past the ``auth`` emit."""
+    async with AsyncExitStack() as stack:
+        sockets: list[ClientSocket] = []
+        for _ in range(count):
+            client = await stack.enter_async_context(SocketIOClient(sio, transport="websocket"))
+            socket = await client.connect()
+            assert await socket.receive() == ReceivedEvent("auth", ({},))
+            sockets.append(socket)
+        yield sockets
+
+
+async def until_end(socket: ClientSocket) -> list[tuple[str, tuple[Any, ...]]]:
+    """``(name, args)`` of the events a client got before the ``end`` event."""
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+    while (event := await socket.receive()).name != "end":
+        seen.append((event.name, event.args))
     return seen
 
 
@@ -1053,9 +1075,8 @@ async def test_rooms_select_who_receives_a_broadcast(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     sio, root, _ = suite_server()
-    async with serving(sio):
-        clients = [await open_ws(sio) for _ in range(3)]
-        a, b, c = [root.sockets[await join(ws)] for ws in clients]
+    async with serving(sio), sio_clients(sio, 3) as clients:
+        a, b, c = [root.sockets[client.sid or ""] for client in clients]
         assert a.rooms == {a.sid}  # every socket is in its own room
         a.join("r")
         b.join("r", "s")
@@ -1067,12 +1088,10 @@ async def test_rooms_select_who_receives_a_broadcast(
         await sio.in_("r", c.sid).emit("union")  # each member once
         await sio.except_("r").emit("rest")
         await sio.emit("end")
-        got = [await until_marker(ws) for ws in clients]
-        assert got[0] == ['42["x",1]', '42["y"]', '42["union"]']
-        assert got[1] == ['42["x",1]', '42["z"]', '42["union"]']
-        assert got[2] == ['42["w"]', '42["direct"]', '42["union"]', '42["rest"]']
-        for ws in clients:
-            await ws.close()
+        got = [await until_end(client) for client in clients]
+        assert got[0] == [("x", (1,)), ("y", ()), ("union", ())]
+        assert got[1] == [("x", (1,)), ("z", ()), ("union", ())]
+        assert got[2] == [("w", ()), ("direct", ()), ("union", ()), ("rest", ())]
 
 
 async def test_room_queries_and_bulk_membership_changes(
@@ -1122,13 +1141,12 @@ async def test_disconnect_removes_every_membership_and_deletes_empty_rooms(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     sio, root, _ = suite_server()
-    async with serving(sio):
-        leaver, stayer = await open_ws(sio), await open_ws(sio)
-        a = root.sockets[await join(leaver)]
-        b = root.sockets[await join(stayer)]
+    async with serving(sio), sio_clients(sio, 2) as (leaver, stayer):
+        a = root.sockets[leaver.sid or ""]
+        b = root.sockets[stayer.sid or ""]
         a.join("solo", "shared")
         b.join("shared")
-        await leaver.close()
+        await leaver.client.engine.close()  # the whole session goes, not just the namespace
         assert await root.wait_disconnect(a.sid) == "transport close"
         reg = registry(sio)
         assert reg.rooms_of(a.sid) == frozenset()
@@ -1138,8 +1156,7 @@ async def test_disconnect_removes_every_membership_and_deletes_empty_rooms(
         assert list(sio.sockets.sockets) == [b.sid]
         assert a.rooms == frozenset()
         await sio.to("shared").emit("still")
-        assert await recv(stayer) == '42["still"]'
-        await stayer.close()
+        assert await stayer.receive() == ReceivedEvent("still", ())
 
 
 async def test_room_names_and_room_counts_are_bounded(
@@ -1232,22 +1249,14 @@ async def test_a_binary_broadcast_reaches_every_member(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     sio, root, _ = suite_server()
-    async with serving(sio):
-        clients = [await open_ws(sio) for _ in range(3)]
-        sockets = [root.sockets[await join(ws)] for ws in clients]
-        for socket in sockets[:2]:
-            socket.join("bin")
+    async with serving(sio), sio_clients(sio, 3) as clients:
+        for client in clients[:2]:
+            root.sockets[client.sid or ""].join("bin")
         await sio.to("bin").emit("blob", {"n": 1, "data": b"\x01\x02"}, b"\x03")
         await sio.emit("end")
-        for ws in clients[:2]:
-            assert await until_marker(ws) == [
-                f'452-["blob",{{"n":1,"data":{P0}}},{P1}]',
-                b"\x01\x02",
-                b"\x03",
-            ]
-        assert await until_marker(clients[2]) == []
-        for ws in clients:
-            await ws.close()
+        for client in clients[:2]:
+            assert await until_end(client) == [("blob", ({"n": 1, "data": b"\x01\x02"}, b"\x03"))]
+        assert await until_end(clients[2]) == []
 
 
 # ================================================================ disconnect reasons

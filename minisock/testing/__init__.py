@@ -14,6 +14,8 @@ pairs nicely with pytest-trio's ``autojump_clock``).
 - :func:`eio_handshake`, :func:`eio_poll` and :func:`eio_post` are the long-polling steps.
 - :func:`running_server` runs a server for the length of an ``async with`` block, and
   :class:`EventRecorder` installs handlers that record (and optionally echo) what it sees.
+- :class:`SocketIOClient` (in :mod:`minisock.testing.sio_client`) is a whole Socket.IO
+  client for an application's tests: namespaces, auth, emits, acks both ways, binary.
 
 wsproto is a *test* dependency (the ``test`` extra): this module is the only place in
 minisock that imports it, and nothing else in the package imports this module. The server
@@ -44,9 +46,15 @@ from minisock.engine_socket import EngineSocket
 from minisock.request import header_value, header_values
 
 __all__ = [
+    "ClientSocket",
+    "ConnectError",
+    "DisconnectedError",
     "EventRecorder",
     "HttpClient",
     "HttpResponse",
+    "ReceivedEvent",
+    "SocketIOClient",
+    "TransportChoice",
     "WsClient",
     "WsClosed",
     "WsRejected",
@@ -569,3 +577,14 @@ class EventRecorder:
         while len(self.messages_of(eio_sid)) < count:
             await self._changed.wait()
         return self.messages_of(eio_sid)
+
+
+# The Socket.IO client is built on the clients above, so it is imported once they exist.
+from minisock.testing.sio_client import (  # noqa: E402
+    ClientSocket,
+    ConnectError,
+    DisconnectedError,
+    ReceivedEvent,
+    SocketIOClient,
+    TransportChoice,
+)
