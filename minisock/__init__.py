@@ -19,6 +19,7 @@ from minisock.errors import (
 from minisock.namespace import Namespace
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
+from minisock.runner import run, serve_until_signal
 from minisock.server import Server
 from minisock.socket import Socket
 
@@ -45,4 +46,6 @@ __all__ = [
     "TokenError",
     "WebSocketProtocolError",
     "bearer_token",
+    "run",
+    "serve_until_signal",
 ]
