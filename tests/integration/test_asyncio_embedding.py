@@ -1,0 +1,109 @@
+"""minisock inside an asyncio program (``minisock.asyncio``, trio's guest mode).
+
+``examples/asyncio_app.py`` runs as a subprocess and serves the npm ``socket.io-client``: the
+client joins room ``news`` and receives a headline that an *asyncio* task emitted to that
+room, gets an ack computed by an asyncio coroutine called from a trio handler, and sees its
+own published headline come back through the asyncio feed. A signal then stops the program
+gracefully, as for every example. In-process, ``asyncio.run`` ending while the server still
+runs (it cancels the task) must shut minisock down gracefully: a waiting poll is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+
+import _node
+import pytest
+from _server_process import STOP_TIMEOUT, PendingPoll, ServerProcess, python_example
+
+from minisock import Server
+from minisock.asyncio import run_in_asyncio, serving
+
+CLIENT = _node.JS_DIR / "asyncio_client.mjs"
+
+
+@pytest.mark.parametrize(
+    ("transport", "signum"),
+    [("websocket", signal.SIGINT), ("polling", signal.SIGTERM)],
+)
+def test_asyncio_task_emits_to_a_room_of_npm_clients(
+    transport: str, signum: signal.Signals
+) -> None:
+    node = _node.require_node("socket.io-client")
+    server = ServerProcess(python_example("asyncio_app.py", "--interval", "1.0"))
+    client: subprocess.Popen[str] | None = None
+    try:
+        port = server.wait_for_port()
+        poll = PendingPoll(port, "/socket.io/")
+        config = json.dumps({"url": f"http://127.0.0.1:{port}", "transport": transport})
+        client = subprocess.Popen(
+            [node, str(CLIENT), config], cwd=_node.JS_DIR, stdout=subprocess.PIPE, text=True
+        )
+        assert client.stdout is not None
+        got = json.loads(client.stdout.readline() or "{}")
+        assert got == {
+            "subscribed": True,
+            "first": got.get("first"),
+            "looked": "hello from asyncio",
+            "published": True,
+            "own": "from the client",
+        }, got
+        assert str(got["first"]).startswith("headline "), got  # made by the asyncio task
+        server.signal(signum)
+        ending = json.loads(client.stdout.readline() or "{}")
+        assert client.wait(STOP_TIMEOUT) == 0
+        assert server.wait() == 0, server.stderr
+    finally:
+        server.kill()
+        if client is not None and client.poll() is None:
+            client.kill()
+    expected_code = 1001 if transport == "websocket" else None
+    assert ending == {"reason": "transport close", "code": expected_code}, ending
+    assert poll.result() == "1"
+    assert "Traceback" not in server.stderr, server.stderr
+    assert sum("shutting down gracefully" in line for line in server.lines) == 1, server.stderr
+
+
+def test_asyncio_run_ending_shuts_minisock_down_gracefully() -> None:
+    sio = Server()
+    answers: list[object] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def double(x: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * x
+
+    async def main() -> PendingPoll:
+        ports: asyncio.Queue[int] = asyncio.Queue()
+
+        async def serve() -> None:
+            async with serving(sio, signals=()) as running:
+                answers.append(await running.run_in_trio(trio_side, 21))
+                await ports.put(running.port)
+                await asyncio.Event().wait()  # until asyncio.run cancels this task
+
+        async def trio_side(x: int) -> int:
+            return await run_in_asyncio(double, x)  # trio -> asyncio, inside asyncio -> trio
+
+        tasks.append(asyncio.create_task(serve()))  # never awaited: asyncio.run cancels it
+        port = await ports.get()
+        poll = await asyncio.to_thread(PendingPoll, port, "/socket.io/")
+        while not sio.engine._active_transports:  # its GET is waiting in the server
+            await asyncio.sleep(0.01)
+        return poll
+
+    poll = asyncio.run(main())
+    assert tasks[0].cancelled()
+    assert answers == [42]
+    assert poll.result() == "1"  # the close packet: the shutdown was graceful
+
+
+async def test_run_in_asyncio_needs_guest_mode() -> None:
+    async def nothing() -> None:
+        return None
+
+    with pytest.raises(RuntimeError):
+        await run_in_asyncio(nothing)
