@@ -33,8 +33,8 @@ STOP_TIMEOUT = 15.0
 class ServerProcess:
     """A server subprocess whose stderr is collected line by line (and never blocks it)."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -63,13 +63,16 @@ class ServerProcess:
             return "\n".join(self.lines)
 
     def wait_for_port(self) -> int:
-        """The port from the ``listening on port N`` line (minisock's, and the reference's)."""
+        """The port from the ``listening on port N`` line (minisock's, and the reference's),
+        or from the bench server's startup line."""
         deadline = time.monotonic() + START_TIMEOUT
         with self._changed:
             while True:
                 for line in self.lines:
-                    if match := re.search(r"listening on port (\d+)", line):
-                        return int(match.group(1))
+                    if match := re.search(
+                        r"listening on port (\d+)|bench server on http://127\.0\.0\.1:(\d+)/", line
+                    ):
+                        return int(match.group(1) or match.group(2))
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.popen.poll() is not None and not self._reader.is_alive()):
                     raise AssertionError(f"the server did not start:\n{self.stderr}")

@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import _node
 import pytest
 import trio
-from _server_process import NodeClients, PendingPoll, ServerProcess, login_token, python_example
+from _server_process import (
+    EXAMPLES,
+    NodeClients,
+    PendingPoll,
+    ServerProcess,
+    login_token,
+    python_example,
+)
 
 from minisock import EngineServer
 from minisock.runner import serve_until_signal
@@ -37,19 +45,25 @@ class Case:
     kind: str = "sio"  # the npm client: socket.io-client, or engine.io-client ("eio")
     path: str = "/socket.io/"
     login: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+    logs: bool = True  # configures logging, so its one shutdown line is shown
 
 
 JWT_DEMO = Case(tuple(python_example("jwt_app.py", "--connect-auth")), login=True)
 # The suite's default heartbeat (300 ms) would keep the polling client between GETs often.
 SUITE = Case(tuple(python_example("socketio_suite.py", "--ping-interval", "25000")))
 ECHO = Case(tuple(python_example("engineio_echo.py")), kind="eio", path="/engine.io/")
+# The bench server: /socket.io/ and /engine.io/ on one port, no logging configured.
+BENCH = (sys.executable, str(EXAMPLES / "bench_server.py"))
+BENCH_SIO = Case(BENCH, env=(("PORT", "0"),), logs=False)
+BENCH_EIO = Case(BENCH, kind="eio", path="/engine.io/", env=(("PORT", "0"),), logs=False)
 
 
 def stop_with_clients(
     case: Case, signum: signal.Signals
 ) -> tuple[ServerProcess, dict[str, Any], str]:
     """Start ``case``, connect the clients, send ``signum``; what the clients saw, and the poll."""
-    server = ServerProcess(case.argv)
+    server = ServerProcess(case.argv, dict(case.env))
     clients: NodeClients | None = None
     try:
         port = server.wait_for_port()
@@ -68,7 +82,9 @@ def stop_with_clients(
     return server, endings, answer or ""
 
 
-def assert_told_and_clean(server: ServerProcess, endings: dict[str, Any], answer: str) -> None:
+def assert_told_and_clean(
+    server: ServerProcess, endings: dict[str, Any], answer: str, *, logs: bool = True
+) -> None:
     assert endings["websocket"]["reason"] == "transport close", endings
     assert endings["polling"] == {
         "reason": "transport close",
@@ -77,6 +93,9 @@ def assert_told_and_clean(server: ServerProcess, endings: dict[str, Any], answer
     }, endings
     assert answer == "1", answer  # the Engine.IO close packet, on the pending GET
     assert "Traceback" not in server.stderr, server.stderr
+    if not logs:
+        assert not any(SHUTDOWN_LINE in line for line in server.lines), server.stderr
+        return
     assert sum(SHUTDOWN_LINE in line for line in server.lines) == 1, server.stderr
     after = server.lines[[SHUTDOWN_LINE in line for line in server.lines].index(True) :]
     assert len(after) == 1, f"more than the one shutdown line:\n{server.stderr}"
@@ -97,11 +116,13 @@ def test_node_reference_tells_clients_on_io_close() -> None:
         pytest.param(JWT_DEMO, signal.SIGTERM, id="jwt_app-SIGTERM"),
         pytest.param(SUITE, signal.SIGTERM, id="socketio_suite-SIGTERM"),
         pytest.param(ECHO, signal.SIGINT, id="engineio_echo-SIGINT"),
+        pytest.param(BENCH_SIO, signal.SIGTERM, id="bench_server-socketio-SIGTERM"),
+        pytest.param(BENCH_EIO, signal.SIGTERM, id="bench_server-engineio-SIGTERM"),
     ],
 )
 def test_example_shuts_down_gracefully_on_signal(case: Case, signum: signal.Signals) -> None:
     server, endings, answer = stop_with_clients(case, signum)
-    assert_told_and_clean(server, endings, answer)
+    assert_told_and_clean(server, endings, answer, logs=case.logs)
     assert endings["websocket"]["code"] == 1001, endings  # going away
     assert endings["websocket"]["description"] == "websocket connection closed"
 
