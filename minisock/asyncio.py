@@ -49,7 +49,8 @@ class Running:
         """The bound port (useful with port 0)."""
         self._loop = loop
         self._started: asyncio.Future[None] = loop.create_future()
-        self._done: asyncio.Future[outcome.Outcome[None]] = loop.create_future()
+        self._done: asyncio.Future[None] = loop.create_future()
+        """Set when the trio run is over: its exception, if it ended with one."""
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._stop_requested = False
@@ -76,9 +77,15 @@ class Running:
                 if not result.done():
                     result.set_exception(RuntimeError("the minisock server stopped"))
 
-        if self._nursery is None or self._done.done():
+        def start(nursery: trio.Nursery) -> None:
+            try:
+                nursery.start_soon(call)
+            except RuntimeError:  # the nursery closed: the server has stopped
+                if not result.done():
+                    result.set_exception(RuntimeError("the minisock server stopped"))
+
+        if self._nursery is None or not self._call_soon(start, self._nursery):
             raise RuntimeError("the minisock server is not running")
-        self._call_soon(self._nursery.start_soon, call)
         try:
             return await result
         except asyncio.CancelledError:
@@ -91,14 +98,15 @@ class Running:
 
     # ------------------------------------------------------------------ the guest run
 
-    def _call_soon(self, fn: Callable[..., object], *args: Any) -> None:
-        """Schedule ``fn(*args)`` in trio; nothing if the trio run is over."""
-        if self._token is None:
-            return
+    def _call_soon(self, fn: Callable[..., object], *args: Any) -> bool:
+        """Schedule ``fn(*args)`` in trio; ``False`` if trio is not running (yet, or now)."""
+        if self._token is None or self._done.done():
+            return False
         try:
             self._token.run_sync_soon(fn, *args)
         except trio.RunFinishedError:
-            pass
+            return False
+        return True
 
     async def _main(self, host: str, port: int, signals: tuple[Signals, ...]) -> None:
         self._token = trio.lowlevel.current_trio_token()
@@ -121,14 +129,18 @@ class Running:
                 self._started.set_result(None)
 
     def _finished(self, result: outcome.Outcome[None]) -> None:
-        if not self._done.done():
-            self._done.set_result(result)
+        if self._done.done():
+            return
+        if isinstance(result, outcome.Error):
+            self._done.set_exception(result.error)
+        else:
+            self._done.set_result(None)
 
     async def _wait_started(self) -> None:
         either: set[asyncio.Future[Any]] = {self._started, self._done}
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if not self._started.done():
-            self._done.result().unwrap()  # the server could not start: its error
+            self._done.result()  # the server could not start: raises its error
             raise RuntimeError("the minisock server stopped before it started")
 
     async def _stop(self) -> None:
@@ -143,7 +155,7 @@ class Running:
                 cancelled = True
         if cancelled:
             raise asyncio.CancelledError
-        self._done.result().unwrap()
+        self._done.result()
 
 
 @asynccontextmanager

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 
 import _node
 import pytest
+import trio
 from _server_process import STOP_TIMEOUT, PendingPoll, ServerProcess, python_example
 
 from minisock import Server
@@ -107,3 +109,45 @@ async def test_run_in_asyncio_needs_guest_mode() -> None:
 
     with pytest.raises(RuntimeError):
         await run_in_asyncio(nothing)
+
+
+def test_run_in_trio_returns_raises_and_is_cancelled_like_a_local_call() -> None:
+    async def fails() -> None:
+        raise ValueError("from trio")
+
+    cancelled = []
+
+    async def forever() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.append(True)
+
+    async def main() -> None:
+        async with serving(Server(), signals=()) as running:
+            assert await running.run_in_trio(trio.sleep, 0) is None
+            with pytest.raises(ValueError, match="from trio"):
+                await running.run_in_trio(fails)
+            waiting = asyncio.create_task(running.run_in_trio(forever))
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        with pytest.raises(RuntimeError, match="not running"):
+            await running.run_in_trio(trio.sleep, 0)
+
+    asyncio.run(main())
+    assert cancelled == [True]  # the trio side was cancelled too
+
+
+def test_serving_raises_when_the_server_cannot_start() -> None:
+    async def main() -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            with pytest.raises(ExceptionGroup) as raised:
+                async with serving(Server(), "127.0.0.1", taken.getsockname()[1], signals=()):
+                    pytest.fail("the block ran without a server")
+            assert raised.group_contains(OSError)
+
+    asyncio.run(main())
