@@ -112,6 +112,10 @@ async def test_run_in_asyncio_needs_guest_mode() -> None:
 
 
 def test_run_in_trio_returns_raises_and_is_cancelled_like_a_local_call() -> None:
+    async def answer() -> int:
+        await trio.sleep(0)
+        return 42
+
     async def fails() -> None:
         raise ValueError("from trio")
 
@@ -125,7 +129,7 @@ def test_run_in_trio_returns_raises_and_is_cancelled_like_a_local_call() -> None
 
     async def main() -> None:
         async with serving(Server(), signals=()) as running:
-            assert await running.run_in_trio(trio.sleep, 0) is None
+            assert await running.run_in_trio(answer) == 42
             with pytest.raises(ValueError, match="from trio"):
                 await running.run_in_trio(fails)
             waiting = asyncio.create_task(running.run_in_trio(forever))
