@@ -237,7 +237,8 @@ class EngineServer:
         """Close every session gracefully and stop serving.
 
         Called again while the graceful part runs (a second Ctrl-C), it stops waiting: the
-        connections still open are closed at once.
+        connections still open are closed at once (a WebSocket's close handshake keeps its
+        own bound, ``_websocket._CLOSE_WAIT``).
         """
         if self._stop.is_set():
             self._grace.cancel()
