@@ -155,3 +155,27 @@ def test_serving_raises_when_the_server_cannot_start() -> None:
             assert raised.group_contains(OSError)
 
     asyncio.run(main())
+
+
+def test_a_second_cancellation_hurries_the_graceful_shutdown() -> None:
+    sio = Server(shutdown_timeout=30.0)
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def serve() -> None:
+            async with serving(sio, signals=()):
+                sio.engine.transport_started()  # one that never ends: the graceful part waits
+                started.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(serve())
+        await started.wait()
+        task.cancel()
+        await asyncio.sleep(0.2)
+        assert not task.done(), "the graceful part did not wait for the transport"
+        task.cancel()  # the second: stop waiting
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10.0)
+        assert task.cancelled()
+
+    asyncio.run(main())
