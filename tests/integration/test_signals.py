@@ -158,3 +158,23 @@ async def test_shutdown_stops_serve_until_signal_without_a_signal() -> None:
         await nursery.start(run)
         server.shutdown()
     assert stopped_by == [None]
+
+
+async def test_a_signal_before_the_server_listens_stops_it_at_once() -> None:
+    server = EngineServer()
+
+    async def never_ready(*, task_status: trio.TaskStatus[None]) -> None:
+        await trio.sleep_forever()  # a cluster bus that cannot connect
+
+    server.run_service(never_ready)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            stopped_by: list[signal.Signals | None] = []
+
+            async def run() -> None:
+                stopped_by.append(await serve_until_signal(server))
+
+            nursery.start_soon(run)
+            await trio.testing.wait_all_tasks_blocked()
+            os.kill(os.getpid(), signal.SIGINT)
+    assert stopped_by == [signal.SIGINT]
