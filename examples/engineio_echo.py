@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-import trio
-
 from minisock import EngineServer, EngineSocket, trace
+from minisock.runner import run
 
 log = logging.getLogger("engineio_echo")
 
@@ -51,10 +50,7 @@ def main() -> None:
         max_payload=args.max_payload,
     )
     log.info("Engine.IO echo server on http://%s:%d/engine.io/", args.host, args.port)
-    try:
-        trio.run(server.serve, args.host, args.port)
-    except KeyboardInterrupt:
-        log.info("stopped")
+    run(server, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown
 
 
 if __name__ == "__main__":

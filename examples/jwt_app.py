@@ -32,6 +32,7 @@ from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, To
 from minisock.adapters import AdapterFactory, cluster_adapter
 from minisock.adapters.local import LocalAdapter
 from minisock.auth import bearer_token
+from minisock.runner import run
 
 log = logging.getLogger("jwt_app")
 
@@ -169,10 +170,7 @@ def main() -> None:
         ping_timeout_ms=args.ping_timeout,
     )
     log.info("JWT demo on http://%s:%d/ (log in as john / changeit)", args.host, args.port)
-    try:
-        trio.run(sio.serve, args.host, args.port)
-    except KeyboardInterrupt:
-        log.info("stopped")
+    run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ import argparse
 import logging
 from typing import Any
 
-import trio
-
 from minisock import Server, Socket, trace
 from minisock.adapters import AdapterFactory, cluster_adapter
 from minisock.adapters.local import LocalAdapter
+from minisock.runner import run
 
 log = logging.getLogger("socketio_suite")
 
@@ -75,10 +74,7 @@ def main() -> None:
         connect_timeout_ms=args.connect_timeout,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
-    try:
-        trio.run(sio.serve, args.host, args.port)
-    except KeyboardInterrupt:
-        log.info("stopped")
+    run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown
 
 
 if __name__ == "__main__":

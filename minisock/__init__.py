@@ -21,6 +21,7 @@ from minisock.namespace import Namespace
 from minisock.parent_namespace import ParentNamespace
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
+from minisock.runner import run, serve_until_signal
 from minisock.server import Server
 from minisock.socket import Socket
 
@@ -49,4 +50,6 @@ __all__ = [
     "TokenError",
     "WebSocketProtocolError",
     "bearer_token",
+    "run",
+    "serve_until_signal",
 ]

@@ -130,6 +130,7 @@ class EngineServer:
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
+        self._grace = trio.CancelScope()  # the graceful part of the shutdown; see shutdown()
         self._shutting_down = False
         self._active_transports = 0
         self._transports_idle = trio.Event()
@@ -233,7 +234,14 @@ class EngineServer:
                 task_status.started(scope)
 
     def shutdown(self) -> None:
-        """Close every session gracefully and stop serving."""
+        """Close every session gracefully and stop serving.
+
+        Called again while the graceful part runs (a second Ctrl-C), it stops waiting: the
+        connections still open are closed at once (a WebSocket's close handshake keeps its
+        own bound, ``_websocket._CLOSE_WAIT``).
+        """
+        if self._stop.is_set():
+            self._grace.cancel()
         self._stop.set()
 
     async def _graceful_shutdown(self) -> None:
@@ -243,7 +251,8 @@ class EngineServer:
             for sock in list(engine.sessions.values()):
                 sock.state.close(CloseReason.SERVER_SHUTTING_DOWN, now, linger=False)
                 engine.refresh(sock)
-        with trio.move_on_after(self.shutdown_timeout):
+        self._grace.deadline = now + self.shutdown_timeout
+        with self._grace:
             for engine in (self, *self._mounted):
                 while engine._active_transports:
                     engine._transports_idle = trio.Event()
