@@ -2,7 +2,7 @@
 
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
-from minisock.engine import EngineServer
+from minisock.engine import ConnectionErrorEvent, CookieOptions, EngineServer
 from minisock.engine_socket import EngineSocket
 from minisock.errors import (
     AckTimeoutError,
@@ -12,6 +12,7 @@ from minisock.errors import (
     HandshakeError,
     MinisockError,
     ProtocolError,
+    RequestRefusedError,
     SessionClosedError,
     TokenError,
     WebSocketProtocolError,
@@ -27,6 +28,8 @@ __all__ = [
     "BroadcastOperator",
     "ClusterError",
     "ConnectRefusedError",
+    "ConnectionErrorEvent",
+    "CookieOptions",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
@@ -38,6 +41,7 @@ __all__ = [
     "ProtocolError",
     "RemoteSocket",
     "Request",
+    "RequestRefusedError",
     "Response",
     "Server",
     "SessionClosedError",
