@@ -55,8 +55,11 @@ async def serve_handshake(
         + server.response_headers(request, eio_sid=sock.eio_sid)
         + _NO_STORE
     )
-    await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+    # The connect handler runs before the answer is written, as Node emits "connection"
+    # before its write completes: a client that reads the open packet may POST at once on
+    # another connection, and that message must not reach the application before connect.
     await server.call_connect(sock)
+    await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
 
 
 async def serve_get(

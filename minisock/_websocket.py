@@ -466,6 +466,10 @@ async def _read_loop(
                 if binding.probing:
                     outcome, reply = state.upgrade_receive(packet)
                     if reply is not None:
+                        # Release the pending GET ("6") before the 3probe write, not after
+                        # it: that write may wait on the client, and the client waits for
+                        # its GET to end before it sends "5".
+                        server.refresh(sock)
                         if trace.enabled():
                             trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
                         await socket.send(_frame(reply))
