@@ -634,7 +634,7 @@ class EngineServer:
                     extra={"reason": exc.reason},
                 )
                 return False
-        if self.allow_request is not None and not await self._allowed(http, request):
+        if self.allow_request is not None and not await self._allowed(http, request, verdict):
             return False
         eio_sid: str | None = None
         if self.generate_id is not None:
@@ -660,8 +660,11 @@ class EngineServer:
             return True
         return False
 
-    async def _allowed(self, http: HttpConnection, request: Request) -> bool:
-        """Ask ``allow_request``; answer a refusal (403) or its failure (503) here."""
+    async def _allowed(
+        self, http: HttpConnection, request: Request, verdict: EngineRequest
+    ) -> bool:
+        """Ask ``allow_request``; answer a refusal (403, or 400 to a WebSocket handshake, as
+        Node's ``abortUpgrade`` does) or its failure (503) here."""
         assert self.allow_request is not None
         message = ""
         try:
@@ -680,7 +683,8 @@ class EngineServer:
             await self.reject(http, request, reject, context={"name": "ALLOW_REQUEST_ERROR"})
             return False
         # Node: 403 {"code": 4, "message": <the refusal's message, or "Forbidden">}.
-        reject = Reject(403, ErrorCode.FORBIDDEN, message)
+        status = 400 if verdict.transport == "websocket" else 403
+        reject = Reject(status, ErrorCode.FORBIDDEN, message)
         await self.reject(http, request, reject, context={"message": reject.message})
         return False
 
