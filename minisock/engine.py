@@ -773,7 +773,7 @@ def _context_of(reject: Reject, request: Request, context: dict[str, Any] | None
     if code is ErrorCode.BAD_HANDSHAKE_METHOD:
         return {"method": request.method}
     if code is ErrorCode.UNSUPPORTED_PROTOCOL_VERSION:
-        return {"protocol": request.query.get("EIO")}
+        return {"protocol": 3}  # Node: whatever is not "4" is taken for v3
     return {"name": "BAD_REQUEST", "message": reject.message}
 
 
