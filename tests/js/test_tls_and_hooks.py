@@ -35,6 +35,7 @@ from minisock import (
     Server,
     Socket,
 )
+from minisock.testing import HttpClient, WsClient, eio_target
 
 JS_DIR = Path(__file__).resolve().parent
 SCRIPT = JS_DIR / "hooks_scenarios.mjs"
@@ -281,3 +282,57 @@ async def test_allow_request_refusal(server: str, transport: str, certs: Certs) 
     assert sio["refusal"] == REFUSALS[transport]
     event = {"code": 4, "message": "Forbidden", "context": {"message": "banned"}}
     assert running.errors == [{"engine": "eio", **event}, {"engine": "sio", **event}]
+
+
+@pytest.mark.parametrize("server", ["node", "minisock"])
+async def test_connection_error_events_match_node(server: str, certs: Certs) -> None:
+    """Refusals that no npm client makes on purpose, sent by hand to both servers."""
+    client_context = ssl.create_default_context(cafile=str(certs.ca_file))
+
+    async def connect(port: int) -> trio.SSLStream[trio.SocketStream]:
+        return await trio.open_ssl_over_tcp_stream("127.0.0.1", port, ssl_context=client_context)
+
+    async with SERVERS[server](certs) as running:
+        client = HttpClient(await connect(running.port), host=f"127.0.0.1:{running.port}")
+        await client.get("/engine.io/?EIO=4&transport=bogus")
+        await client.get(eio_target(sid="nope"))
+        await client.post(eio_target(), b"")
+        await client.get(eio_target(eio="3"))
+        ws = await WsClient.connect(
+            await connect(running.port), "127.0.0.1", eio_target(transport="websocket")
+        )
+        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        await client.get(eio_target(sid=sid))
+        await ws.aclose()
+        await settle(running, 5)
+    assert running.errors == [
+        {
+            "engine": "eio",
+            "code": 0,
+            "message": "Transport unknown",
+            "context": {"transport": "bogus"},
+        },
+        {"engine": "eio", "code": 1, "message": "Session ID unknown", "context": {"sid": "nope"}},
+        {
+            "engine": "eio",
+            "code": 2,
+            "message": "Bad handshake method",
+            "context": {"method": "POST"},
+        },
+        {
+            "engine": "eio",
+            "code": 5,
+            "message": "Unsupported protocol version",
+            "context": {"protocol": 3},
+        },
+        {
+            "engine": "eio",
+            "code": 3,
+            "message": "Bad request",
+            "context": {
+                "name": "TRANSPORT_MISMATCH",
+                "transport": "polling",
+                "previousTransport": "websocket",
+            },
+        },
+    ]
