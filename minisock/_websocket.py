@@ -465,14 +465,6 @@ async def _read_loop(
                     return
                 if binding.probing:
                     outcome, reply = state.upgrade_receive(packet)
-                    if reply is not None:
-                        # Release the pending GET ("6") before the 3probe write, not after
-                        # it: that write may wait on the client, and the client waits for
-                        # its GET to end before it sends "5".
-                        server.refresh(sock)
-                        if trace.enabled():
-                            trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
-                        await socket.send(_frame(reply))
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False
                         sock._probe = None
@@ -484,7 +476,14 @@ async def _read_loop(
                             sock._probe = None
                         server.refresh(sock)
                         return
-                    server.refresh(sock)  # a pending GET may now answer "6"
+                    # A pending GET may now answer "6". Before the 3probe write, not after
+                    # it: that write may wait on the client, and the client ends its GET
+                    # before it sends "5".
+                    server.refresh(sock)
+                    if reply is not None:
+                        if trace.enabled():
+                            trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
+                        await socket.send(_frame(reply))
                     continue
                 data = state.receive(packet, trio.current_time())
                 if data is not None:
