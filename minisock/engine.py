@@ -724,8 +724,11 @@ class EngineServer:
         """The headers the hooks add to a successful answer (poll, POST ``ok`` or 101).
 
         With ``eio_sid`` this is a new session's first answer: the sid cookie, then
-        ``initial_headers``, then ``headers``, as Node orders them.
+        ``initial_headers``, then ``headers``, as Node orders them. The result is only to
+        be read (or concatenated): without hooks it is one shared empty list.
         """
+        if eio_sid is None and self.on_headers is None:
+            return _NO_HEADERS  # every poll and POST of a server without hooks
         headers: list[tuple[str, str]] = []
         if eio_sid is not None:
             if self.cookie is not None:
@@ -738,6 +741,7 @@ class EngineServer:
 
 
 _SHUTTING_DOWN = Reject(503, ErrorCode.BAD_REQUEST, "Server shutting down")
+_NO_HEADERS: list[tuple[str, str]] = []
 
 
 def _run_headers_hook(hook: HeadersHook, headers: list[tuple[str, str]], request: Request) -> None:
