@@ -77,7 +77,7 @@ Listener = trio.SocketListener | trio.SSLListener[trio.SocketStream]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # ASCII only: h11 encodes str headers so
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,10 @@ async def test_a_failing_or_invalid_headers_hook_loses_its_headers_not_the_answe
         headers.append(("X-Fine", "1"))
         headers.append(("X-Evil", "a\r\nSet-Cookie: stolen=1"))
 
+    @server.on("connection_error")
+    def never(event: ConnectionErrorEvent) -> None:
+        raise AssertionError("nothing is refused here")
+
     @server.on("headers")
     def failing(headers: list[tuple[str, str]], request: Request) -> None:
         raise RuntimeError("a bug in the hook")
@@ -308,3 +312,22 @@ async def test_serve_with_ssl_context_serves_https_and_wss() -> None:
             assert await recorder.wait_messages(sid, 1) == ["over wss"]
             await ws.aclose()
             server.shutdown()
+
+
+async def test_a_non_ascii_header_from_a_hook_is_dropped_on_polling_and_websocket() -> None:
+    server = EngineServer()
+    EventRecorder(server)
+
+    @server.on("headers")
+    def accented(headers: list[tuple[str, str]], request: Request) -> None:
+        headers.append(("X-Name", "café"))
+
+    with trio.fail_after(10):
+        async with running_server(server, in_memory=True):
+            response = await HttpClient(memory_connection(server)).get(eio_target())
+            assert response.status == 200 and response.header("x-name") is None
+            ws = await WsClient.connect(
+                memory_connection(server), "localhost", eio_target(transport="websocket")
+            )
+            assert ws.response_headers == []
+            await ws.aclose()
