@@ -4,7 +4,8 @@
 //
 // Runs ONE scenario against a server built to the contract of hooks_reference_server.mjs
 // (engine.io on /engine.io/, socket.io on /socket.io/). <transport> is "polling" or
-// "websocket" (the only transport the client may use). With <ca.pem> the client trusts that
+// "websocket" (the only transport the client may use), or "upgrade" (polling, then the
+// upgrade to websocket before the echo, in the echo scenarios). With <ca.pem> the client trusts that
 // CA for this connection only (the `ca` option); certificate checks stay on.
 //
 // Prints ONE JSON line ({"ok": bool, "reason": ..., ...observations}) and exits 0 when every
@@ -28,6 +29,8 @@ const OVERALL_TIMEOUT_MS = 10_000;
 const [scenario, baseUrl, transport, caFile] = process.argv.slice(2);
 const obs = { ok: false, reason: null, scenario, transport };
 const tls = caFile ? { ca: fs.readFileSync(caFile) } : {};
+const transports = transport === "upgrade" ? { transports: ["polling", "websocket"], upgrade: true }
+  : { transports: [transport], upgrade: false };
 let finished = false;
 
 function finish(ok, reason = null) {
@@ -44,8 +47,7 @@ setTimeout(() => finish(false, "overall timeout"), OVERALL_TIMEOUT_MS);
 function eioSocket(query = {}, extra = {}) {
   return new Socket(baseUrl, {
     path: "/engine.io/",
-    transports: [transport],
-    upgrade: false,
+    ...transports,
     query,
     ...tls,
     ...extra,
@@ -65,9 +67,14 @@ function refusalOf(err) {
 const scenarios = {
   "eio-echo": () => {
     const socket = eioSocket();
+    const send = () => {
+      obs.finalTransport = socket.transport.name;
+      socket.send("hello over TLS");
+    };
     socket.on("open", () => {
       obs.id = socket.id;
-      socket.send("hello over TLS");
+      if (transport === "upgrade") socket.on("upgrade", send);
+      else send();
     });
     socket.on("message", (data) => {
       obs.echo = data;
@@ -79,9 +86,13 @@ const scenarios = {
     socket.on("error", (err) => finish(false, `error: ${err?.message ?? err}`));
   },
   "sio-echo": () => {
-    const socket = io(baseUrl, { transports: [transport], upgrade: false, ...tls });
+    const socket = io(baseUrl, { ...transports, ...tls });
     socket.on("connect", async () => {
       obs.engineId = socket.io.engine.id;
+      if (transport === "upgrade" && socket.io.engine.transport.name !== "websocket") {
+        await new Promise((resolve) => socket.io.engine.once("upgrade", resolve));
+      }
+      obs.finalTransport = socket.io.engine.transport.name;
       obs.echo = await socket.emitWithAck("echo", { n: 1, text: "é" });
       obs.handshake = await socket.emitWithAck("handshake");
       socket.disconnect();
@@ -125,8 +136,7 @@ const scenarios = {
   },
   "sio-refused": () => {
     const socket = io(baseUrl, {
-      transports: [transport],
-      upgrade: false,
+      ...transports,
       reconnection: false,
       query: { deny: "1" },
       ...tls,

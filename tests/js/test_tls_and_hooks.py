@@ -229,11 +229,13 @@ async def settle(running: Running, count: int) -> None:
 
 
 @pytest.mark.parametrize("server", ["node", "minisock"])
-@pytest.mark.parametrize("transport", ["polling", "websocket"])
+@pytest.mark.parametrize("transport", ["polling", "websocket", "upgrade"])
 async def test_echo_over_tls_with_a_generated_id(server: str, transport: str, certs: Certs) -> None:
     async with SERVERS[server](certs) as running:
         eio = await run("eio-echo", transport, running, certs)
         sio = await run("sio-echo", transport, running, certs)
+    final = "polling" if transport == "polling" else "websocket"
+    assert (eio["finalTransport"], sio["finalTransport"]) == (final, final)
     assert eio["echo"] == "hello over TLS"
     assert eio["id"].startswith("custom-")
     assert sio["handshake"] == {"secure": True}
