@@ -331,3 +331,32 @@ async def test_a_non_ascii_header_from_a_hook_is_dropped_on_polling_and_websocke
             )
             assert ws.response_headers == []
             await ws.aclose()
+
+
+async def test_a_tls_handshake_that_never_comes_is_bounded_by_head_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The TLS handshake happens inside the first read of the request head, so a client that
+    opens a connection and says nothing (or says garbage) costs one connection for
+    ``head_timeout`` at most, and never a crash."""
+    server_context, _ = _tls_pair()
+    server = EngineServer(head_timeout=10.0)
+    async with running_server(server, in_memory=True):
+        silent, silent_end = trio.testing.memory_stream_pair()
+        garbage, garbage_end = trio.testing.memory_stream_pair()
+        for end in (silent_end, garbage_end):
+            tls = trio.SSLStream(end, server_context, server_side=True, https_compatible=True)
+            server.spawn(server.handle_connection, tls)
+        await garbage.send_all(b"GET / HTTP/1.1\r\n\r\n")  # plain HTTP to a TLS port
+        with trio.fail_after(10.0 + 1e-3):  # virtual time: the bound itself
+            await _read_until_eof(garbage)
+            assert await _read_until_eof(silent) == b""
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.connections == 0
+
+
+async def _read_until_eof(stream: trio.abc.ReceiveStream) -> bytes:
+    data = b""
+    while chunk := await stream.receive_some():
+        data += chunk
+    return data
