@@ -52,6 +52,7 @@ from minisock import (
     JWTAuth,
     JWTVerifier,
     Request,
+    RequestRefusedError,
     Response,
     Server,
     Socket,
@@ -1220,6 +1221,57 @@ async def _shutting_down(run: Run) -> tuple[str, str]:
     "http", "a handshake beyond `max_sessions` (here 1)", lambda: EngineServer(max_sessions=1)
 )
 async def _too_many_sessions(run: Run) -> tuple[str, str]:
+    await _session(run)
+    return await _refused(run, "GET", EIO)
+
+
+def _hooked_engine() -> EngineServer:
+    """The echo engine with an ``allow_request`` that answers by the query's ``who``."""
+    server = echo_engine()
+
+    async def allow_request(request: Request) -> bool:
+        who = request.query.get("who")
+        if who == "banned":
+            raise RequestRefusedError("banned")
+        if who == "broken":
+            raise RuntimeError("the revocation database is down")
+        return who != "stranger"
+
+    server.allow_request = allow_request
+    return server
+
+
+refusal(
+    "http",
+    "a handshake `allow_request` refuses (returns `False`)",
+    "GET",
+    EIO + "&who=stranger",
+    make_server=_hooked_engine,
+)
+refusal(
+    "http",
+    'a handshake `allow_request` refuses with `RequestRefusedError("banned")`',
+    "GET",
+    EIO + "&who=banned",
+    make_server=_hooked_engine,
+)
+refusal(
+    "http",
+    "a handshake whose `allow_request` raises (or passes `hook_timeout`)",
+    "GET",
+    EIO + "&who=broken",
+    make_server=_hooked_engine,
+)
+
+
+def _duplicate_ids() -> EngineServer:
+    server = echo_engine()
+    server.generate_id = lambda request: "always-the-same"
+    return server
+
+
+@error_case("http", "a handshake whose `generate_id` gives a live session's sid", _duplicate_ids)
+async def _duplicate_id(run: Run) -> tuple[str, str]:
     await _session(run)
     return await _refused(run, "GET", EIO)
 

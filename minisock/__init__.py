@@ -3,7 +3,7 @@
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
 from minisock.class_namespace import ClassNamespace
-from minisock.engine import EngineServer
+from minisock.engine import ConnectionErrorEvent, CookieOptions, EngineServer
 from minisock.engine_socket import EngineSocket
 from minisock.errors import (
     AckTimeoutError,
@@ -13,6 +13,7 @@ from minisock.errors import (
     HandshakeError,
     MinisockError,
     ProtocolError,
+    RequestRefusedError,
     SessionClosedError,
     TokenError,
     WebSocketProtocolError,
@@ -31,6 +32,8 @@ __all__ = [
     "ClassNamespace",
     "ClusterError",
     "ConnectRefusedError",
+    "ConnectionErrorEvent",
+    "CookieOptions",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
@@ -43,6 +46,7 @@ __all__ = [
     "ProtocolError",
     "RemoteSocket",
     "Request",
+    "RequestRefusedError",
     "Response",
     "Server",
     "SessionClosedError",

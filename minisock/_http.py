@@ -58,9 +58,11 @@ class HttpConnection:
         max_headers: int = 100,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
+        secure: bool = False,
     ) -> None:
         self.stream = stream
         self.peer = peer
+        self.secure = secure
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_size)
         self.max_head_size = max_head_size
         self.max_url_length = max_url_length
@@ -132,6 +134,7 @@ class HttpConnection:
             headers=list(event.headers),
             peer=self.peer,
             http_version=event.http_version.decode("ascii", "replace"),
+            secure=self.secure,
         )
 
     def _request_line_too_long(self) -> bool:

@@ -30,6 +30,11 @@ log = logging.getLogger("minisock.polling")
 _TEXT = "text/plain; charset=UTF-8"
 _NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be replayed
 _MALFORMED_BODY = {"code": 3, "message": "malformed request body"}
+_MALFORMED = Reject(400, ErrorCode.BAD_REQUEST, "malformed request body")
+
+
+def _too_large(limit: int) -> Reject:
+    return Reject(413, ErrorCode.BAD_REQUEST, f"Payload over maxPayload ({limit} bytes)")
 
 
 async def serve_handshake(
@@ -38,15 +43,23 @@ async def serve_handshake(
     request: Request,
     identity: Any,
     claims: dict[str, Any] | None,
+    eio_sid: str | None = None,
 ) -> None:
     """Open a polling session: the answer is the open packet alone, as in the reference."""
-    sock = server.create_session(request, Transport.POLLING, identity, claims)
+    sock = server.create_session(request, Transport.POLLING, identity, claims, eio_sid)
     body = encode_payload(sock.state.take_outbox())
     if trace.enabled():
         trace.payload(trace.S2C, sock.eio_sid, body)
-    headers = server.cors_headers(request) + server.cookie_headers(sock.eio_sid) + _NO_STORE
-    await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+    headers = (
+        server.cors_headers(request)
+        + server.response_headers(request, eio_sid=sock.eio_sid)
+        + _NO_STORE
+    )
+    # The connect handler runs before the answer is written, as Node emits "connection"
+    # before its write completes: a client that reads the open packet may POST at once on
+    # another connection, and that message must not reach the application before connect.
     await server.call_connect(sock)
+    await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
 
 
 async def serve_get(
@@ -70,7 +83,7 @@ async def serve_get(
             raise trio.BrokenResourceError("client abandoned its poll")
         if trace.enabled():
             trace.payload(trace.S2C, sock.eio_sid, body)
-        headers = server.cors_headers(request) + _NO_STORE
+        headers = server.cors_headers(request) + server.response_headers(request) + _NO_STORE
         try:
             await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -122,9 +135,7 @@ async def serve_post(
         return
     declared = request.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        await http.respond_json(
-            413, {"code": 3, "message": f"Payload over maxPayload ({limit} bytes)"}, close=True
-        )
+        await server.reject(http, request, _too_large(limit), close=True)
         return
     try:
         state.post_begin()
@@ -142,13 +153,12 @@ async def serve_post(
         except BodyTooLargeError:
             state.post_end()
             released = True
-            message = f"Payload over maxPayload ({limit} bytes)"
-            await http.respond_json(413, {"code": 3, "message": message}, close=True)
+            await server.reject(http, request, _too_large(limit), close=True)
             return
         except MalformedBodyError:
             state.post_end()
             released = True
-            await http.respond_json(400, _MALFORMED_BODY, close=True)
+            await server.reject(http, request, _MALFORMED, close=True)
             return
         error = await _receive_payload(server, sock, body)
         state.post_end()
@@ -157,7 +167,8 @@ async def serve_post(
         if error is not None:
             await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, error))
             return
-        await http.respond(200, b"ok", content_type=_TEXT, headers=server.cors_headers(request))
+        headers = server.cors_headers(request) + server.response_headers(request)
+        await http.respond(200, b"ok", content_type=_TEXT, headers=headers)
     finally:
         if not released:  # cancelled or failed while reading or delivering
             state.post_end()

@@ -30,7 +30,7 @@ from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtoc
 from minisock.proto import ws, ws_handshake
 from minisock.proto.eio import WirePacket, decode_packet
 from minisock.proto.eio_session import CloseReason, Transport, UpgradeOutcome, UpgradeRefusedError
-from minisock.proto.route import ErrorCode
+from minisock.proto.route import ErrorCode, Reject
 from minisock.request import Request
 
 if TYPE_CHECKING:
@@ -233,30 +233,32 @@ def _frame(wire: WirePacket) -> bytes:
     return frame
 
 
-async def _refuse(http: HttpConnection, exc: HandshakeError) -> None:
-    headers = [("Sec-WebSocket-Version", "13")] if exc.http_status == 426 else []
-    body = {"code": int(ErrorCode.BAD_REQUEST), "message": exc.message}
-    await http.respond_json(exc.http_status, body, headers=headers, close=True)
-
-
-async def _validated_key(http: HttpConnection, request: Request) -> str | None:
+async def _validated_key(
+    server: EngineServer, http: HttpConnection, request: Request
+) -> str | None:
     """The client's Sec-WebSocket-Key; or None once a bad upgrade has been answered."""
     try:
         return ws_handshake.validate_upgrade(
             request.method.encode("ascii"), request.http_version.encode("ascii"), request.headers
         )
     except HandshakeError as exc:
-        await _refuse(http, exc)
+        headers = [("Sec-WebSocket-Version", "13")] if exc.http_status == 426 else []
+        reject = Reject(exc.http_status, ErrorCode.BAD_REQUEST, exc.message)
+        context = {"name": "TRANSPORT_HANDSHAKE_ERROR", "message": exc.message}
+        await server.reject(http, request, reject, context=context, headers=headers, close=True)
         return None
 
 
 async def _switch(
-    server: EngineServer, http: HttpConnection, key: str, eio_sid: str | None
+    server: EngineServer, http: HttpConnection, request: Request, key: str, eio_sid: str | None
 ) -> WebSocket:
-    """Send the 101 and wrap the stream; the HTTP connection no longer owns it."""
+    """Send the 101 and wrap the stream; the HTTP connection no longer owns it.
+
+    ``eio_sid`` is the new session's on a handshake (its cookie and ``initial_headers``).
+    """
     headers = ws_handshake.response_headers(key)
-    if eio_sid is not None:
-        headers += [(k.encode(), v.encode()) for k, v in server.cookie_headers(eio_sid)]
+    extra = server.response_headers(request, eio_sid=eio_sid)
+    headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
     trailing = await http.accept_upgrade(headers)
     return WebSocket(http.stream, trailing, max_message_size=server.config.max_payload)
 
@@ -267,13 +269,14 @@ async def serve_new(
     request: Request,
     identity: Any,
     claims: dict[str, Any] | None,
+    eio_sid: str | None = None,
 ) -> bool:
     """A sid-less WebSocket: create the session on it. Returns True once the stream is ours."""
-    key = await _validated_key(http, request)
+    key = await _validated_key(server, http, request)
     if key is None:
         return False
-    sock = server.create_session(request, Transport.WEBSOCKET, identity, claims)
-    socket = await _switch(server, http, key, sock.eio_sid)
+    sock = server.create_session(request, Transport.WEBSOCKET, identity, claims, eio_sid)
+    socket = await _switch(server, http, request, key, sock.eio_sid)
     socket.eio_sid = sock.eio_sid
     await _run(server, socket, sock, _Binding(probing=False), connect=True)
     return True
@@ -283,10 +286,10 @@ async def serve_upgrade(
     server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
 ) -> bool:
     """A WebSocket with a sid: probe and upgrade a polling session."""
-    key = await _validated_key(http, request)
+    key = await _validated_key(server, http, request)
     if key is None:
         return False
-    socket = await _switch(server, http, key, None)
+    socket = await _switch(server, http, request, key, None)
     socket.eio_sid = sock.eio_sid
     try:
         sock.state.upgrade_begin(trio.current_time())
@@ -462,10 +465,6 @@ async def _read_loop(
                     return
                 if binding.probing:
                     outcome, reply = state.upgrade_receive(packet)
-                    if reply is not None:
-                        if trace.enabled():
-                            trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
-                        await socket.send(_frame(reply))
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False
                         sock._probe = None
@@ -477,7 +476,14 @@ async def _read_loop(
                             sock._probe = None
                         server.refresh(sock)
                         return
-                    server.refresh(sock)  # a pending GET may now answer "6"
+                    # A pending GET may now answer "6". Before the 3probe write, not after
+                    # it: that write may wait on the client, and the client ends its GET
+                    # before it sends "5".
+                    server.refresh(sock)
+                    if reply is not None:
+                        if trace.enabled():
+                            trace.packets(trace.S2C, "websocket", sock.eio_sid, [reply])
+                        await socket.send(_frame(reply))
                     continue
                 data = state.receive(packet, trio.current_time())
                 if data is not None:

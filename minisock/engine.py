@@ -16,9 +16,13 @@ are answered.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, TypeVar, overload
 
@@ -28,9 +32,10 @@ from minisock import _polling, _websocket, trace
 from minisock._http import HttpConnection
 from minisock._timers import TimerHeap
 from minisock.engine_socket import EngineSocket
-from minisock.errors import SessionClosedError, TokenError
+from minisock.errors import RequestRefusedError, SessionClosedError, TokenError
 from minisock.proto import ws_handshake
 from minisock.proto.eio import open_packet
+from minisock.proto.eio_cookie import CookieOptions
 from minisock.proto.eio_session import (
     CloseReason,
     EngineSession,
@@ -38,10 +43,18 @@ from minisock.proto.eio_session import (
     TimerOutcome,
     Transport,
 )
-from minisock.proto.route import EngineRequest, ErrorCode, Reject, classify, origin_matches_host
+from minisock.proto.eio_sid import sid_problem
+from minisock.proto.route import (
+    ERROR_MESSAGES,
+    EngineRequest,
+    ErrorCode,
+    Reject,
+    classify,
+    origin_matches_host,
+)
 from minisock.request import Request, Response
 
-__all__ = ["EngineServer"]
+__all__ = ["ConnectionErrorEvent", "CookieOptions", "EngineServer"]
 
 log = logging.getLogger("minisock.engine")
 
@@ -50,10 +63,35 @@ MessageHandler = Callable[[EngineSocket, str | bytes], Awaitable[None]]
 DisconnectHandler = Callable[[EngineSocket, str], Awaitable[None]]
 RouteHandler = Callable[[Request], Awaitable[Response]]
 HandshakeCheck = Callable[[Request], tuple[Any, dict[str, Any] | None]]
+"""Checks a sid-less request: returns (identity, claims) or raises TokenError (-> 401)."""
+AllowRequest = Callable[[Request], Awaitable[bool]]
+"""Node's ``allowRequest``: may a sid-less request open a session? (-> 403 when not)."""
+GenerateId = Callable[[Request], "str | Awaitable[str]"]
+"""Node's ``generateId(req)``: the sid of a new session (sync or async)."""
+HeadersHook = Callable[[list[tuple[str, str]], Request], None]
+"""Node's ``initial_headers`` / ``headers`` events: append response headers to the list."""
+ConnectionErrorHandler = Callable[["ConnectionErrorEvent"], None]
 Service = Callable[..., Awaitable[None]]
 """``async def service(*, task_status)``: see :meth:`EngineServer.run_service`."""
-"""Checks a sid-less request: returns (identity, claims) or raises TokenError (-> 401)."""
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Listener = trio.SocketListener | trio.SSLListener[trio.SocketStream]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # ASCII only: h11 encodes str headers so
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionErrorEvent:
+    """A refused request, as Node's ``connection_error`` event describes it.
+
+    ``code`` is the Engine.IO error code (0 to 5), ``message`` its standard text, ``context``
+    the details (``{"name": "TRANSPORT_MISMATCH", ...}``, ``{"sid": ...}``...).
+    """
+
+    request: Request
+    code: int
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 async def _ignore(*_args: object) -> None:
@@ -77,7 +115,7 @@ class EngineServer:
         allow_upgrades: bool = True,
         cors_origins: Sequence[str] | None = None,
         cors_credentials: bool = False,
-        cookie: str | None = None,
+        cookie: CookieOptions | str | bool | None = None,
         cookie_path: str = "/",
         max_head_size: int = 16384,
         max_url_length: int = 8192,
@@ -88,6 +126,9 @@ class EngineServer:
         body_timeout: float = 30.0,
         shutdown_timeout: float = 2.0,
         handshake_check: HandshakeCheck | None = None,
+        allow_request: AllowRequest | None = None,
+        generate_id: GenerateId | None = None,
+        hook_timeout: float = 10.0,
     ) -> None:
         unknown = set(transports) - {"polling", "websocket"}
         if unknown:
@@ -105,8 +146,8 @@ class EngineServer:
         self.allow_upgrades = allow_upgrades and "websocket" in self.transports
         self.cors_origins = tuple(cors_origins) if cors_origins is not None else None
         self.cors_credentials = cors_credentials
-        self.cookie = cookie
-        self.cookie_path = cookie_path
+        self.cookie = _cookie_options(cookie, cookie_path)
+        """The sid cookie's options (Node's ``cookie``); ``None``: no cookie."""
         self.max_head_size = max_head_size
         self.max_url_length = max_url_length
         self.max_headers = max_headers
@@ -118,6 +159,13 @@ class EngineServer:
         self.body_timeout = body_timeout
         self.shutdown_timeout = shutdown_timeout
         self.handshake_check = handshake_check
+        self.allow_request = allow_request
+        self.generate_id = generate_id
+        self.hook_timeout = hook_timeout
+        """Bound on ``allow_request`` and ``generate_id`` (a database that does not answer)."""
+        self.on_initial_headers: HeadersHook | None = None
+        self.on_headers: HeadersHook | None = None
+        self.on_connection_error: ConnectionErrorHandler | None = None
         self.sessions: dict[str, EngineSocket] = {}
         """The live sessions, by Engine.IO sid."""
         self.on_connect: ConnectHandler = _ignore
@@ -145,9 +193,20 @@ class EngineServer:
     def on(
         self, event: Literal["disconnect"]
     ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+    @overload
+    def on(
+        self, event: Literal["initial_headers", "headers"]
+    ) -> Callable[[HeadersHook], HeadersHook]: ...
+    @overload
+    def on(
+        self, event: Literal["connection_error"]
+    ) -> Callable[[ConnectionErrorHandler], ConnectionErrorHandler]: ...
     def on(self, event: str) -> Callable[[F], F]:
-        """Register the handler for ``connect``, ``message`` or ``disconnect``."""
-        if event not in ("connect", "message", "disconnect"):
+        """Register the handler for ``connect``, ``message`` or ``disconnect`` (async), or
+        for ``initial_headers``, ``headers`` or ``connection_error`` (plain functions, run
+        on the request's path before its answer is written, as Node's events are)."""
+        events = ("connect", "message", "disconnect", "initial_headers", "headers")
+        if event not in (*events, "connection_error"):
             raise ValueError(f"unknown event {event!r}")
 
         def register(handler: F) -> F:
@@ -172,23 +231,32 @@ class EngineServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        ssl_context: ssl.SSLContext | None = None,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on ``host:port`` and serve until cancelled or :meth:`shutdown`.
 
-        Reports the bound port through ``task_status`` (so port 0 works in tests).
+        With ``ssl_context`` (a server context holding the certificate chain) it serves
+        ``https://`` and ``wss://``. Reports the bound port through ``task_status`` (so port
+        0 works in tests).
         """
-        listeners = await trio.open_tcp_listeners(port, host=host)
+        sockets = await trio.open_tcp_listeners(port, host=host)
+        listeners: list[Listener] = list(sockets)
+        if ssl_context is not None:
+            # https_compatible: browsers and Node end connections without close_notify.
+            listeners = [
+                trio.SSLListener(sock, ssl_context, https_compatible=True) for sock in sockets
+            ]
         await self.serve_listeners(listeners, task_status=task_status)
 
     async def serve_listeners(
         self,
-        listeners: Sequence[trio.SocketListener],
+        listeners: Sequence[Listener],
         *,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve on listeners you opened yourself."""
-        port = listeners[0].socket.getsockname()[1] if listeners else 0
+        """Serve on listeners you opened yourself (plain TCP, or ``trio.SSLListener``)."""
+        port = _bound_port(listeners[0]) if listeners else 0
         async with trio.open_nursery() as outer:
             # Services first (a cluster bus that must have subscribed before clients come),
             # outside the shield below: until they are up there is nothing to shut down, so
@@ -210,7 +278,7 @@ class EngineServer:
 
     async def _run_workers(
         self,
-        listeners: Sequence[trio.SocketListener],
+        listeners: Sequence[Listener],
         *,
         task_status: trio.TaskStatus[trio.CancelScope],
     ) -> None:
@@ -336,9 +404,11 @@ class EngineServer:
         transport: Transport,
         identity: Any = None,
         claims: dict[str, Any] | None = None,
+        eio_sid: str | None = None,
     ) -> EngineSocket:
         """Register a new session and queue its open packet."""
-        eio_sid = secrets.token_urlsafe(16)  # 128 random bits: the sid is a bearer credential
+        if eio_sid is None:
+            eio_sid = secrets.token_urlsafe(16)  # 128 random bits: the sid is a bearer credential
         now = trio.current_time()
         state = EngineSession(eio_sid, transport, self.config, now)
         upgrades = ["websocket"] if transport is Transport.POLLING and self.allow_upgrades else []
@@ -384,15 +454,17 @@ class EngineServer:
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one accepted connection: HTTP requests, maybe then a WebSocket."""
         peer: tuple[str, int] | None = None
-        if isinstance(stream, trio.SocketStream):
+        transport = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+        if isinstance(transport, trio.SocketStream):
             try:
-                name = stream.socket.getpeername()
+                name = transport.socket.getpeername()
                 peer = (str(name[0]), int(name[1]))
             except OSError:
                 peer = None
         http = HttpConnection(
             stream,
             peer=peer,
+            secure=transport is not stream,
             max_head_size=self.max_head_size,
             max_url_length=self.max_url_length,
             max_headers=self.max_headers,
@@ -406,8 +478,9 @@ class EngineServer:
                 if request is None:
                     break
                 if self.connections > self.max_connections:
-                    body = {"code": 3, "message": "Too many connections"}
-                    await http.respond_json(503, body, close=True)
+                    reject = Reject(503, ErrorCode.BAD_REQUEST, "Too many connections")
+                    context = {"name": "TOO_MANY_CONNECTIONS"}
+                    await self.reject(http, request, reject, context=context, close=True)
                     break
                 if await self._dispatch(http, request):
                     return  # a WebSocket took the stream over and closed it
@@ -456,9 +529,36 @@ class EngineServer:
             return True
         return origin_matches_host(origin, request.header("host"))
 
-    async def reject(self, http: HttpConnection, request: Request, reject: Reject) -> None:
-        body = {"code": int(reject.code), "message": reject.message}
-        await http.respond_json(reject.status, body, headers=self.cors_headers(request))
+    async def reject(
+        self,
+        http: HttpConnection,
+        request: Request,
+        reject: Reject,
+        *,
+        context: dict[str, Any] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        close: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Refuse ``request``: tell ``connection_error`` listeners, then answer
+        ``{"code": ..., "message": ...}`` (plus ``extra``) with the refusal's status."""
+        handler = self.on_connection_error
+        if handler is not None:
+            code = int(reject.code)
+            event = ConnectionErrorEvent(
+                request, code, ERROR_MESSAGES[reject.code], _context_of(reject, request, context)
+            )
+            try:
+                handler(event)
+            except Exception:
+                log.exception("connection_error handler failed")
+        body = {"code": int(reject.code), "message": reject.message, **(extra or {})}
+        await http.respond_json(
+            reject.status,
+            body,
+            headers=(headers or []) + self.cors_headers(request),
+            close=close,
+        )
 
     async def _dispatch_engine(self, http: HttpConnection, request: Request) -> bool:
         if trace.enabled():
@@ -476,7 +576,12 @@ class EngineServer:
             await _polling.answer_preflight(self, http, request)
             return False
         if not self.origin_allowed(request):
-            await self.reject(http, request, Reject(403, ErrorCode.FORBIDDEN, "Origin not allowed"))
+            await self.reject(
+                http,
+                request,
+                Reject(403, ErrorCode.FORBIDDEN, "Origin not allowed"),
+                context={"name": "ORIGIN_NOT_ALLOWED", "origin": request.header("origin")},
+            )
             return False
         is_upgrade = ws_handshake.is_upgrade_request(request.headers)
         verdict = classify(
@@ -486,7 +591,7 @@ class EngineServer:
             await self.reject(http, request, verdict)
             return False
         if self._shutting_down:
-            await http.respond_json(503, {"code": 3, "message": "Server shutting down"})
+            await self.reject(http, request, _SHUTTING_DOWN, context={"name": "SHUTTING_DOWN"})
             return False
         if verdict.eio_sid is None:
             return await self._handshake(http, request, verdict)
@@ -498,7 +603,14 @@ class EngineServer:
             return await _websocket.serve_upgrade(self, http, request, sock)
         if sock.state.transport is not Transport.POLLING:
             await self.reject(
-                http, request, Reject(400, ErrorCode.BAD_REQUEST, "Transport mismatch")
+                http,
+                request,
+                Reject(400, ErrorCode.BAD_REQUEST, "Transport mismatch"),
+                context={
+                    "name": "TRANSPORT_MISMATCH",
+                    "transport": verdict.transport,
+                    "previousTransport": sock.state.transport.value,
+                },
             )
             return False
         if request.method == "GET":
@@ -510,8 +622,9 @@ class EngineServer:
     async def _handshake(
         self, http: HttpConnection, request: Request, verdict: EngineRequest
     ) -> bool:
-        if len(self.sessions) >= self.max_sessions:
-            await http.respond_json(503, {"code": 3, "message": "Too many sessions"})
+        """Admit a sid-less request: the token check (401), ``allow_request`` (403), the
+        sid (``generate_id``), then the session on its transport."""
+        if await self._refused_for_capacity(http, request):
             return False
         identity: Any = None
         claims: dict[str, Any] | None = None
@@ -521,21 +634,175 @@ class EngineServer:
             except TokenError as exc:
                 # RFC 6750 §3.1. Before any session or 101: a refused client gets nothing.
                 log.info("handshake refused: %s", exc.reason)
-                headers = [("WWW-Authenticate", 'Bearer error="invalid_token"')]
-                body = {
-                    "code": int(ErrorCode.FORBIDDEN),
-                    "message": "Unauthorized",
-                    "reason": exc.reason,
-                }
-                await http.respond_json(401, body, headers=headers + self.cors_headers(request))
+                await self.reject(
+                    http,
+                    request,
+                    Reject(401, ErrorCode.FORBIDDEN, "Unauthorized"),
+                    context={"name": "INVALID_TOKEN", "reason": exc.reason},
+                    headers=[("WWW-Authenticate", 'Bearer error="invalid_token"')],
+                    extra={"reason": exc.reason},
+                )
                 return False
+        if self.allow_request is not None and not await self._allowed(http, request, verdict):
+            return False
+        eio_sid: str | None = None
+        if self.generate_id is not None:
+            eio_sid = await self._generated_sid(http, request)
+            if eio_sid is None:
+                return False
+        if (self.allow_request or self.generate_id) and await self._refused_for_capacity(
+            http, request
+        ):
+            return False  # shut down or filled up while the hooks ran
         if verdict.transport == "websocket":
-            return await _websocket.serve_new(self, http, request, identity, claims)
-        await _polling.serve_handshake(self, http, request, identity, claims)
+            return await _websocket.serve_new(self, http, request, identity, claims, eio_sid)
+        await _polling.serve_handshake(self, http, request, identity, claims, eio_sid)
         return False
 
-    def cookie_headers(self, eio_sid: str) -> list[tuple[str, str]]:
-        if not self.cookie:
-            return []
-        value = f"{self.cookie}={eio_sid}; Path={self.cookie_path}; HttpOnly; SameSite=Lax"
-        return [("Set-Cookie", value)]
+    async def _refused_for_capacity(self, http: HttpConnection, request: Request) -> bool:
+        if self._shutting_down:
+            await self.reject(http, request, _SHUTTING_DOWN, context={"name": "SHUTTING_DOWN"})
+            return True
+        if len(self.sessions) >= self.max_sessions:
+            reject = Reject(503, ErrorCode.BAD_REQUEST, "Too many sessions")
+            await self.reject(http, request, reject, context={"name": "TOO_MANY_SESSIONS"})
+            return True
+        return False
+
+    async def _allowed(
+        self, http: HttpConnection, request: Request, verdict: EngineRequest
+    ) -> bool:
+        """Ask ``allow_request``; answer a refusal (403, or 400 to a WebSocket handshake, as
+        Node's ``abortUpgrade`` does) or its failure (503) here."""
+        assert self.allow_request is not None
+        message = ""
+        try:
+            with trio.fail_after(self.hook_timeout):
+                if await self.allow_request(request):
+                    return True
+        except RequestRefusedError as exc:
+            message = exc.message
+        except Exception as exc:
+            # The check itself failed (a database down): not a verdict on this client.
+            if isinstance(exc, trio.TooSlowError):
+                log.warning("allow_request took over %s s; refusing", self.hook_timeout)
+            else:
+                log.exception("allow_request failed; refusing")
+            reject = Reject(503, ErrorCode.BAD_REQUEST, "Service unavailable")
+            await self.reject(http, request, reject, context={"name": "ALLOW_REQUEST_ERROR"})
+            return False
+        # Node: 403 {"code": 4, "message": <the refusal's message, or "Forbidden">}.
+        status = 400 if verdict.transport == "websocket" else 403
+        reject = Reject(status, ErrorCode.FORBIDDEN, message)
+        await self.reject(http, request, reject, context={"message": reject.message})
+        return False
+
+    async def _generated_sid(self, http: HttpConnection, request: Request) -> str | None:
+        """The sid from ``generate_id``, checked; ``None`` once a bad one has been refused."""
+        assert self.generate_id is not None
+        problem: str
+        try:
+            with trio.fail_after(self.hook_timeout):
+                candidate: Any = self.generate_id(request)
+                if inspect.isawaitable(candidate):
+                    candidate = await candidate
+        except Exception as exc:
+            log.exception("generate_id failed")
+            problem = f"generate_id failed: {type(exc).__name__}"
+        else:
+            found = sid_problem(candidate)
+            if found is None and candidate in self.sessions:
+                # Node would replace the live session: its owner's sid would reach a stranger.
+                found = "duplicate: a live session has this sid"
+            if found is None:
+                assert isinstance(candidate, str)
+                return candidate
+            log.error("generate_id returned an unusable sid (%s)", found)
+            problem = found
+        await self.reject(
+            http,
+            request,
+            Reject(400, ErrorCode.BAD_REQUEST),
+            context={"name": "ID_GENERATION_ERROR", "error": problem},
+        )
+        return None
+
+    def response_headers(
+        self, request: Request, *, eio_sid: str | None = None
+    ) -> list[tuple[str, str]]:
+        """The headers the hooks add to a successful answer (poll, POST ``ok`` or 101).
+
+        With ``eio_sid`` this is a new session's first answer: the sid cookie, then
+        ``initial_headers``, then ``headers``, as Node orders them. The result is only to
+        be read (or concatenated): without hooks it is one shared empty list.
+        """
+        if eio_sid is None and self.on_headers is None:
+            return _NO_HEADERS  # every poll and POST of a server without hooks
+        headers: list[tuple[str, str]] = []
+        if eio_sid is not None:
+            if self.cookie is not None:
+                headers.append(("Set-Cookie", self.cookie.header_value(eio_sid)))
+            if self.on_initial_headers is not None:
+                _run_headers_hook(self.on_initial_headers, headers, request)
+        if self.on_headers is not None:
+            _run_headers_hook(self.on_headers, headers, request)
+        return headers
+
+
+_SHUTTING_DOWN = Reject(503, ErrorCode.BAD_REQUEST, "Server shutting down")
+_NO_HEADERS: list[tuple[str, str]] = []
+
+
+def _run_headers_hook(hook: HeadersHook, headers: list[tuple[str, str]], request: Request) -> None:
+    """Run a headers hook; a failing hook or a header that cannot be sent is dropped, logged."""
+    start = len(headers)
+    try:
+        hook(headers, request)
+    except Exception:
+        log.exception("headers hook failed; its headers are dropped")
+        del headers[start:]
+        return
+    for name, value in headers[start:]:
+        if not (
+            isinstance(name, str)
+            and isinstance(value, str)
+            and _HEADER_NAME.fullmatch(name)
+            and _HEADER_VALUE.fullmatch(value)
+        ):
+            log.error("headers hook added an invalid header %r; its headers are dropped", name)
+            del headers[start:]
+            return
+
+
+def _context_of(reject: Reject, request: Request, context: dict[str, Any] | None) -> dict[str, Any]:
+    """Node's ``connection_error`` context for a refusal, unless the caller gave one."""
+    if context is not None:
+        return context
+    code = reject.code
+    if code is ErrorCode.UNKNOWN_TRANSPORT:
+        return {"transport": request.query.get("transport")}
+    if code is ErrorCode.UNKNOWN_SID:
+        return {"sid": request.query.get("sid")}
+    if code is ErrorCode.BAD_HANDSHAKE_METHOD:
+        return {"method": request.method}
+    if code is ErrorCode.UNSUPPORTED_PROTOCOL_VERSION:
+        return {"protocol": 3}  # Node: whatever is not "4" is taken for v3
+    return {"name": "BAD_REQUEST", "message": reject.message}
+
+
+def _bound_port(listener: Listener) -> int:
+    inner = listener.transport_listener if isinstance(listener, trio.SSLListener) else listener
+    return int(inner.socket.getsockname()[1]) if isinstance(inner, trio.SocketListener) else 0
+
+
+def _cookie_options(
+    cookie: CookieOptions | str | bool | None, cookie_path: str
+) -> CookieOptions | None:
+    """Node's ``cookie`` option: ``True`` for the defaults, a name, or every option."""
+    if cookie is None or cookie is False:
+        return None
+    if cookie is True:
+        return CookieOptions(path=cookie_path)
+    if isinstance(cookie, str):
+        return CookieOptions(name=cookie, path=cookie_path) if cookie else None
+    return cookie

@@ -14,6 +14,7 @@ bytes on the wire and never crashes on them.
     ├── AckTimeoutError            acks did not all come in time (carries those that did)
     ├── ClusterError               a cluster operation failed (the bus is unreachable)
     ├── ConnectRefusedError        raise it in a middleware or connect handler to refuse
+    ├── RequestRefusedError        raise it in an engine's allow_request to refuse (403)
     └── TokenError                 a bearer token was missing or refused (reason: one word)
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "HandshakeError",
     "MinisockError",
     "ProtocolError",
+    "RequestRefusedError",
     "SessionClosedError",
     "TokenError",
     "WebSocketProtocolError",
@@ -112,3 +114,14 @@ class TokenError(MinisockError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class RequestRefusedError(MinisockError):
+    """Refuse an Engine.IO handshake from ``allow_request`` with a message of your own.
+
+    The client gets ``403 {"code": 4, "message": message}``, as from Node's ``allowRequest``.
+    """
+
+    def __init__(self, message: str = "Forbidden") -> None:
+        super().__init__(message)
+        self.message = message

@@ -41,6 +41,8 @@ class Request:
     peer: tuple[str, int] | None = None
     body: bytes = b""
     http_version: str = "1.1"
+    secure: bool = False
+    """Whether the request came over TLS (``https://``, ``wss://``)."""
     path: str = field(init=False)
     query: dict[str, str] = field(init=False)
 

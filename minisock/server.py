@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_checkable
 
@@ -242,14 +243,17 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        ssl_context: ssl.SSLContext | None = None,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen and serve until cancelled or :meth:`shutdown`; reports the bound port."""
-        await self.engine.serve(host, port, task_status=task_status)
+        """Listen and serve until cancelled or :meth:`shutdown`; reports the bound port.
+
+        With ``ssl_context`` it serves ``https://`` and ``wss://``."""
+        await self.engine.serve(host, port, ssl_context=ssl_context, task_status=task_status)
 
     async def serve_listeners(
         self,
-        listeners: Sequence[trio.SocketListener],
+        listeners: Sequence[trio.SocketListener | trio.SSLListener[trio.SocketStream]],
         *,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:

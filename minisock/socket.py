@@ -350,7 +350,7 @@ def handshake_of(request: Request, auth: dict[str, Any], issued: float) -> dict[
         ),
         "address": request.peer[0] if request.peer is not None else "",
         "xdomain": "origin" in headers,
-        "secure": False,
+        "secure": request.secure,
         "issued": int(issued * 1000),
         "url": request.target,
         "query": dict(request.query),
