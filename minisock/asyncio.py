@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from signal import Signals
@@ -108,7 +109,13 @@ class Running:
             return False
         return True
 
-    async def _main(self, host: str, port: int, signals: tuple[Signals, ...]) -> None:
+    async def _main(
+        self,
+        host: str,
+        port: int,
+        signals: tuple[Signals, ...],
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
         self._token = trio.lowlevel.current_trio_token()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -116,10 +123,17 @@ class Running:
             async def serve(*, task_status: trio.TaskStatus[int]) -> None:
                 if signals:
                     await serve_until_signal(
-                        self.server, host, port, signals=signals, task_status=task_status
+                        self.server,
+                        host,
+                        port,
+                        signals=signals,
+                        ssl_context=ssl_context,
+                        task_status=task_status,
                     )
                 else:
-                    await self.server.serve(host, port, task_status=task_status)
+                    await self.server.serve(
+                        host, port, ssl_context=ssl_context, task_status=task_status
+                    )
                 nursery.cancel_scope.cancel()  # calls still running end with the server
 
             if self._stop_requested:  # cancelled before trio's first step
@@ -165,6 +179,7 @@ async def serving(
     port: int = 0,
     *,
     signals: Iterable[Signals] = STOP_SIGNALS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Running]:
     """Serve ``server`` on ``host:port`` in trio guest mode on the running asyncio loop.
 
@@ -178,6 +193,7 @@ async def serving(
         host,
         port,
         tuple(signals),
+        ssl_context,
         run_sync_soon_threadsafe=loop.call_soon_threadsafe,
         run_sync_soon_not_threadsafe=loop.call_soon,
         done_callback=running._finished,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 from collections.abc import Iterable
 from functools import partial
 from typing import Protocol
@@ -38,6 +39,7 @@ class Serveable(Protocol):
         host: str = ...,
         port: int = ...,
         *,
+        ssl_context: ssl.SSLContext | None = ...,
         task_status: trio.TaskStatus[int] = ...,
     ) -> None: ...
 
@@ -50,12 +52,14 @@ async def serve_until_signal(
     port: int = 0,
     *,
     signals: Iterable[signal.Signals] = STOP_SIGNALS,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> signal.Signals | None:
     """Serve on ``host:port`` until one of ``signals`` arrives, then shut down gracefully.
 
     Reports the bound port through ``task_status``, like ``server.serve``. Returns the signal
     that stopped the server, or ``None`` if something else did (``server.shutdown()``).
+    With ``ssl_context`` it serves HTTPS and WSS (see ``EngineServer.serve``).
     Logs one line when the first signal arrives, and one more if a second one cuts the
     graceful part short. Must run in the main thread (where Python delivers signals).
     """
@@ -67,7 +71,7 @@ async def serve_until_signal(
         async with trio.open_nursery() as nursery:
 
             async def serve(*, task_status: trio.TaskStatus[int]) -> None:
-                await server.serve(host, port, task_status=task_status)
+                await server.serve(host, port, ssl_context=ssl_context, task_status=task_status)
                 nursery.cancel_scope.cancel()  # stopped: the watcher below has nothing to do
 
             async def watch() -> None:
@@ -100,9 +104,12 @@ def run(
     port: int = 0,
     *,
     signals: Iterable[signal.Signals] = STOP_SIGNALS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> signal.Signals | None:
     """``trio.run`` of :func:`serve_until_signal`: a whole program that serves until stopped.
 
     Returns normally after a graceful shutdown, so the process exits 0.
     """
-    return trio.run(partial(serve_until_signal, server, host, port, signals=signals))
+    return trio.run(
+        partial(serve_until_signal, server, host, port, signals=signals, ssl_context=ssl_context)
+    )
