@@ -62,10 +62,11 @@ class Ack:
         """
         if self.answered:
             raise RuntimeError(f"ack {self.ack_id} was already answered")
-        self.answered = True
         if not self._socket.connected:
+            self.answered = True
             return False
-        self._socket.acknowledge(self.ack_id, args)
+        self._socket.acknowledge(self.ack_id, args)  # raises on what cannot be encoded
+        self.answered = True
         return True
 
     def __repr__(self) -> str:

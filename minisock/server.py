@@ -32,6 +32,8 @@ from minisock.engine_socket import EngineSocket
 from minisock.namespace import Handler, Middleware, Namespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import DecoderLimits
+from minisock.proto.token_bucket import RateLimit
+from minisock.stats import ServerStats
 
 if TYPE_CHECKING:
     from minisock.remote_socket import RemoteSocket
@@ -75,9 +77,14 @@ class Server:
         adapter: Callable[[Namespace], Adapter] = LocalAdapter,
         auth: JWTAuth | None = None,
         inline_handlers: bool = False,
+        rate_limit: RateLimit | None = None,
         **engine_options: Any,
     ) -> None:
         self.auth = auth
+        self.rate_limit = rate_limit
+        """Per-socket limit on incoming events (``Namespace.rate_limit`` overrides it)."""
+        self.stats = ServerStats()
+        """What the server dropped: volatile packets, rate-limited events."""
         self.inline_handlers = inline_handlers
         """Run event handlers in the connection's reader (see ``minisock/_client.py``)."""
         if auth is not None:
@@ -136,6 +143,11 @@ class Server:
     def local(self) -> BroadcastOperator:
         """The default namespace on this server only: ``sio.local.emit(...)``."""
         return self.sockets.local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """``sio.volatile.emit(...)``: sockets that cannot write now miss it (counted)."""
+        return self.sockets.volatile
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """``await sio.timeout(5).call("event")``: every client's answer (see ``call``)."""
