@@ -1,5 +1,6 @@
 """minisock: Engine.IO v4 and Socket.IO v5 on trio, with hand-written transports."""
 
+from minisock.ack import NO_ACK, Ack
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer
@@ -17,12 +18,16 @@ from minisock.errors import (
     WebSocketProtocolError,
 )
 from minisock.namespace import Namespace
+from minisock.proto.token_bucket import RateLimit
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
 from minisock.server import Server
 from minisock.socket import Socket
+from minisock.stats import ServerStats
 
 __all__ = [
+    "NO_ACK",
+    "Ack",
     "AckTimeoutError",
     "BroadcastOperator",
     "ClusterError",
@@ -36,10 +41,12 @@ __all__ = [
     "MinisockError",
     "Namespace",
     "ProtocolError",
+    "RateLimit",
     "RemoteSocket",
     "Request",
     "Response",
     "Server",
+    "ServerStats",
     "SessionClosedError",
     "Socket",
     "TokenError",

@@ -88,15 +88,16 @@ class EngineSocket:
 
     @property
     def writable(self) -> bool:
-        """Node's ``transport.writable``: a packet queued now leaves at once (on polling a
-        GET is waiting; on WebSocket no write is in flight). Volatile packets need it."""
+        """Node's ``transport.writable``: a packet queued now leaves at once (nothing is
+        queued, and on polling a GET is waiting, on WebSocket no write is in flight).
+        Volatile packets are sent only then."""
         state = self.state
-        if not state.is_open:
+        if not state.is_open or state.outbox:  # queued packets: a write is under way
             return False
         if state.transport is Transport.POLLING:
             return state.poll_pending
         write_idle = self.write_idle
-        return write_idle is not None and not state.outbox and write_idle()
+        return write_idle is not None and write_idle()
 
     def send_nowait(self, data: str | bytes) -> None:
         """Queue a message without waiting.
