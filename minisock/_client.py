@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, TokenError
 from minisock.proto.sio import (
     Decoder,
@@ -30,7 +31,6 @@ from minisock.proto.sio import (
     engine_wires,
 )
 from minisock.proto.sio_session import SioSession
-from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.proto.token_bucket import RateLimit, TokenBucket
 from minisock.socket import Socket
 from minisock.socket_hooks import SocketHooks, notify

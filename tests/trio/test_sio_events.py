@@ -77,6 +77,7 @@ async def test_an_ack_taken_is_answered_later_from_another_task(
         await ws.send_text('422["fast"]')
         assert await recv(ws) == '432["fast"]'  # S→C: the fast one first
         await nothing_for(ws, 1.0)
+
         async def answer() -> None:
             assert taken[0]("late", 5)
 
@@ -426,16 +427,14 @@ async def test_rate_limit_refills_over_time_and_namespaces_may_override(
         ws = await connect(sio)
         for i in range(5):
             await ws.send_text(f'42{i}["n",{i}]')
-        assert [await recv(ws) for _ in range(2)] == ['430[0]', '431[1]']
+        assert [await recv(ws) for _ in range(2)] == ["430[0]", "431[1]"]
         await nothing_for(ws, 0.5)  # one token back after 0.5 s
         await ws.send_text('429["n",9]')
         assert await recv(ws) == "439[9]"
         other = await connect(sio, "/free")
         for i in range(5):
             await other.send_text(f'42/free,{i}["n",{i}]')
-        assert [await recv(other) for _ in range(5)] == [
-            f"43/free,{i}[{i}]" for i in range(5)
-        ]
+        assert [await recv(other) for _ in range(5)] == [f"43/free,{i}[{i}]" for i in range(5)]
     assert sio.stats.rate_limited == 3
 
 
