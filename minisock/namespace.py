@@ -6,7 +6,8 @@
   :class:`~minisock.errors.ConnectRefusedError` to refuse (CONNECT_ERROR with message and data);
 - ``@ns.on("disconnect")``: ``async def(socket, reason)``;
 - ``@ns.on("<event>")``: ``async def(socket, *args)``; the return value becomes the ack
-  (``None`` -> no arguments, a tuple -> several);
+  (``None`` -> no arguments, a tuple -> several; ``NO_ACK`` -> none is sent, and
+  ``socket.take_ack()`` answers later: see ``minisock/ack.py``);
 - ``@ns.on("*")``: ``async def(socket, event, *args)`` for events with no handler of their own;
 - ``@ns.on("error")``: ``async def(socket, error)`` when a socket's event middleware
   (``socket.use``) raises (a client's own ``"error"`` event reaches it too, as in Node);

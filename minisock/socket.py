@@ -140,8 +140,9 @@ class Socket:
     def ack_requested(self) -> bool:
         """Inside an event handler of this socket: whether the client asked for an ack.
 
-        The handler's return value becomes that ack; a handler that answers either way
-        (like an echo: the ack, or else an event) can tell which is wanted.
+        The handler's return value becomes that ack (unless it takes it with
+        :meth:`take_ack`); a handler that answers either way (like an echo: the ack, or else
+        an event) can tell which is wanted.
         """
         ack = current_ack.get()
         return ack is not None and ack.socket is self
@@ -248,7 +249,8 @@ class Socket:
         self.engine.send_protocol_nowait(engine_wires(packet))
 
     def acknowledge(self, ack_id: int, result: Any) -> None:
-        """Answer the client's ack request with a handler's return value."""
+        """Answer the client's ack request ``ack_id`` with ``result`` (a handler's return
+        value: ``None`` -> no arguments, a tuple -> several)."""
         if result is None:
             args: list[Any] = []
         elif isinstance(result, tuple):
