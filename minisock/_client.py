@@ -309,16 +309,16 @@ class Client:
     async def _run_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
         if not socket.connected:
             return
-        hooks = socket.hooks
-        if hooks is not None and not await self._run_hooks(socket, hooks, data):
-            return
-        name, *args = data
-        namespace = socket.namespace
-        handler = namespace.handlers.get(name)
-        result: Any = None
         ack = Ack(socket, ack_id) if ack_id is not None else None
-        token = current_ack.set(ack)
+        token = current_ack.set(ack)  # middlewares may take the ack too (Node passes it)
         try:
+            hooks = socket.hooks
+            if hooks is not None and not await self._run_hooks(socket, hooks, data):
+                return  # dropped: no ack, unless a middleware took it and answered
+            name, *args = data
+            namespace = socket.namespace
+            handler = namespace.handlers.get(name)
+            result: Any = None
             if handler is not None:
                 result = await handler(socket, *args)
             elif namespace.catch_all is not None:
@@ -327,7 +327,7 @@ class Client:
                 return
         except Exception:
             # Contained to this client; an ack that was asked for is answered with nothing.
-            log.exception("handler for event %r failed", name)
+            log.exception("handler for event %r failed", data[0] if data else None)
             result = None
         finally:
             current_ack.reset(token)
@@ -338,7 +338,7 @@ class Client:
             except Exception:
                 # The handler returned what cannot be sent (a set, a structure too deep):
                 # answer the ack with nothing rather than leave the client waiting.
-                log.exception("the return value of the handler for %r cannot be encoded", name)
+                log.exception("the return value of the handler for %r cannot be encoded", data[0])
                 socket.acknowledge(ack.ack_id, None)
 
     # ---------------------------------------------------------------- disconnects

@@ -8,7 +8,9 @@ Node's ``socket.ts`` (``onevent`` then ``dispatch``):
 2. the incoming catch-all listeners (``on_any``), for every event, handled or not, before
    the middlewares, and even for events that a middleware then drops;
 3. the middlewares (``use``), in order; one that raises drops the event, and the namespace's
-   ``"error"`` handler gets ``(socket, exception)`` (Node: ``socket.emit("error", err)``);
+   ``"error"`` handler gets ``(socket, exception)`` (Node: ``socket.emit("error", err)``).
+   A middleware may ``socket.take_ack()`` (Node passes it the ack callback), say to answer
+   a refusal;
 4. the event's handler, else the namespace's ``"*"`` handler.
 
 Outgoing catch-all listeners (``on_any_outgoing``) see every event sent to this socket:

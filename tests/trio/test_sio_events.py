@@ -456,3 +456,31 @@ async def test_rate_limit_disconnect_sends_disconnect_and_reports_rate_limit(
         await nothing_for(ws, 0.5)
     assert reasons == ["rate limit"]
     assert (sio.stats.rate_limited, sio.stats.rate_limit_disconnects) == (1, 1)
+
+
+async def test_a_middleware_may_take_the_ack_and_answer_a_refusal(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
+
+    async def guard(socket: Socket, event: list[Any]) -> None:
+        if event[0] == "admin":
+            ack = socket.take_ack()
+            if ack is not None:
+                ack({"error": "forbidden"})
+            raise PermissionError("admin only")
+
+    @sio.on("connect")
+    async def connected(socket: Socket, auth: dict[str, Any]) -> None:
+        socket.use(guard)
+
+    @sio.on("admin")
+    async def admin(socket: Socket) -> str:
+        return "secret"
+
+    async with running_server(sio.engine, in_memory=True):
+        ws = await connect(sio)
+        await ws.send_text('421["admin"]')
+        assert await recv(ws) == '431[{"error":"forbidden"}]'
+        await ws.send_text('42["admin"]')  # no ack asked: nothing at all
+        await nothing_for(ws, 0.5)
