@@ -1,6 +1,6 @@
 """minisock: Engine.IO v4 and Socket.IO v5 on trio, with hand-written transports."""
 
-from minisock.ack import NO_ACK, Ack
+from minisock.ack import NO_ACK, Ack, NoAck
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer
@@ -40,6 +40,7 @@ __all__ = [
     "JWTVerifier",
     "MinisockError",
     "Namespace",
+    "NoAck",
     "ProtocolError",
     "RateLimit",
     "RemoteSocket",
