@@ -1,5 +1,6 @@
 """minisock: Engine.IO v4 and Socket.IO v5 on trio, with hand-written transports."""
 
+from minisock.ack import NO_ACK, Ack, NoAck
 from minisock.auth import JWTAuth, JWTVerifier, bearer_token
 from minisock.broadcast import BroadcastOperator
 from minisock.class_namespace import ClassNamespace
@@ -20,13 +21,17 @@ from minisock.errors import (
 )
 from minisock.namespace import Namespace
 from minisock.parent_namespace import ParentNamespace
+from minisock.proto.token_bucket import RateLimit
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
 from minisock.runner import run, serve_until_signal
 from minisock.server import Server
 from minisock.socket import Socket
+from minisock.stats import ServerStats
 
 __all__ = [
+    "NO_ACK",
+    "Ack",
     "AckTimeoutError",
     "BroadcastOperator",
     "ClassNamespace",
@@ -42,13 +47,16 @@ __all__ = [
     "JWTVerifier",
     "MinisockError",
     "Namespace",
+    "NoAck",
     "ParentNamespace",
     "ProtocolError",
+    "RateLimit",
     "RemoteSocket",
     "Request",
     "RequestRefusedError",
     "Response",
     "Server",
+    "ServerStats",
     "SessionClosedError",
     "Socket",
     "TokenError",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, TokenError
 from minisock.proto.sio import (
     Decoder,
@@ -30,7 +31,9 @@ from minisock.proto.sio import (
     engine_wires,
 )
 from minisock.proto.sio_session import SioSession
-from minisock.socket import Socket, current_ack
+from minisock.proto.token_bucket import RateLimit, TokenBucket
+from minisock.socket import Socket
+from minisock.socket_hooks import SocketHooks, notify
 
 if TYPE_CHECKING:
     from minisock.engine_socket import EngineSocket
@@ -95,6 +98,9 @@ class Client:
         kind = packet.type
         if kind is SioPacketType.EVENT:
             socket = self.sockets[packet.nsp]
+            limit = socket.namespace.rate_limit
+            if limit is not None and self._over_limit(socket, limit):
+                return
             if self.server.inline_handlers and not self._working:
                 # Run it here, in the connection's reader: no task, no queue. Only when no
                 # queued job is pending, so the order of this client's events holds.
@@ -261,15 +267,63 @@ class Client:
         packet = SioPacket(SioPacketType.CONNECT_ERROR, nsp_name, body)
         self.engine.send_protocol_nowait(engine_wires(packet))
 
+    def _over_limit(self, socket: Socket, limit: RateLimit) -> bool:
+        """Take a token for one event of ``socket``; over the limit, drop it (or disconnect)."""
+        hooks = socket.ensure_hooks()
+        now = trio.current_time()
+        bucket = hooks.bucket
+        if bucket is None:
+            bucket = hooks.bucket = TokenBucket(limit, now)
+        if bucket.take(limit, now):
+            return False
+        stats = self.server.stats
+        stats.rate_limited += 1
+        if limit.disconnect and socket.connected:
+            log.info("disconnecting a socket over its rate limit")
+            stats.rate_limit_disconnects += 1
+            socket.send_disconnect()
+            self.socket_closed(socket, "rate limit")
+        return True
+
+    async def _run_hooks(self, socket: Socket, hooks: SocketHooks, data: list[Any]) -> bool:
+        """Catch-all listeners, then middlewares (Node's order); False drops the event."""
+        if hooks.any_incoming:
+            notify(hooks.any_incoming, data)
+        for middleware in hooks.middlewares[:]:
+            try:
+                await middleware(socket, data)
+            except Exception as exc:
+                await self._middleware_failed(socket, exc)
+                return False
+        if not data or not isinstance(data[0], str):
+            log.error("an event middleware left no event name: %r", data[:1])
+            return False
+        return socket.connected  # Node: "ignore packet received after disconnection"
+
+    async def _middleware_failed(self, socket: Socket, exc: Exception) -> None:
+        """Node emits ``"error"`` on the socket; here the namespace's ``"error"`` handler."""
+        handler = socket.namespace.handlers.get("error")
+        if handler is None:
+            log.info("an event middleware dropped an event: %r", exc)
+            return
+        try:
+            await handler(socket, exc)
+        except Exception:
+            log.exception("the error handler failed")
+
     async def _run_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
         if not socket.connected:
             return
-        name, *args = data
-        namespace = socket.namespace
-        handler = namespace.handlers.get(name)
-        result: Any = None
-        token = current_ack.set(socket if ack_id is not None else None)
+        ack = Ack(socket, ack_id) if ack_id is not None else None
+        token = current_ack.set(ack)  # middlewares may take the ack too (Node passes it)
         try:
+            hooks = socket.hooks
+            if hooks is not None and not await self._run_hooks(socket, hooks, data):
+                return  # dropped: no ack, unless a middleware took it and answered
+            name, *args = data
+            namespace = socket.namespace
+            handler = namespace.handlers.get(name)
+            result: Any = None
             if handler is not None:
                 result = await handler(socket, *args)
             elif namespace.catch_all is not None:
@@ -278,18 +332,19 @@ class Client:
                 return
         except Exception:
             # Contained to this client; an ack that was asked for is answered with nothing.
-            log.exception("handler for event %r failed", name)
+            log.exception("handler for event %r failed", data[0] if data else None)
             result = None
         finally:
             current_ack.reset(token)
-        if ack_id is not None:
+        if ack is not None and not ack.taken and result is not NO_ACK:
+            ack.answered = True  # a task the handler started can no longer take it
             try:
-                socket.acknowledge(ack_id, result)
+                socket.acknowledge(ack.ack_id, result)
             except Exception:
                 # The handler returned what cannot be sent (a set, a structure too deep):
                 # answer the ack with nothing rather than leave the client waiting.
-                log.exception("the return value of the handler for %r cannot be encoded", name)
-                socket.acknowledge(ack_id, None)
+                log.exception("the return value of the handler for %r cannot be encoded", data[0])
+                socket.acknowledge(ack.ack_id, None)
 
     # ---------------------------------------------------------------- disconnects
 

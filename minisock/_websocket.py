@@ -100,6 +100,10 @@ class WebSocket:
             and not self.close_sent
         )
 
+    def is_idle(self) -> bool:
+        """No write in flight: engine.io's WebSocket ``writable`` (for volatile packets)."""
+        return not (self.unsent or self.torn or self._lock.locked() or self.close_sent)
+
     def write_now(self, data: bytes) -> bool:
         """Write ``data`` without waiting (check :meth:`can_write_now` first).
 
@@ -331,6 +335,7 @@ async def _run(
             binding.decide(ws.CloseCode.GOING_AWAY)
         if not binding.probing:  # this WebSocket was the session's transport
             sock.flush_now = None
+            sock.write_idle = None
             sock.on_close = None
         await socket.close(binding.close_code, binding.close_reason)
         server.transport_finished()
@@ -397,6 +402,7 @@ def _bind(sock: EngineSocket, socket: WebSocket, scope: trio.CancelScope) -> Non
     forever.
     """
     sock.flush_now = partial(_write_fast, sock, socket)
+    sock.write_idle = socket.is_idle
 
     def give_up_soon() -> None:
         scope.deadline = min(scope.deadline, trio.current_time() + _DRAIN_WAIT)

@@ -58,6 +58,12 @@ class BroadcastOperator:
         """Only the sockets of this server: ``sio.local.emit(...)`` does not cross Redis."""
         return self._with(local=True)
 
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Each selected socket whose transport is not writable misses the packet (Node's
+        ``io.volatile``); counted in ``server.stats.volatile_dropped``."""
+        return self._with(volatile=True)
+
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Bound :meth:`call`: after ``seconds`` it raises :class:`AckTimeoutError`."""
         if not seconds >= 0 or math.isinf(seconds):

@@ -16,7 +16,7 @@ import trio
 
 from minisock.errors import SessionClosedError
 from minisock.proto.eio import WirePacket
-from minisock.proto.eio_session import CloseReason, EngineSession
+from minisock.proto.eio_session import CloseReason, EngineSession, Transport
 from minisock.request import Request
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class EngineSocket:
         "request",
         "state",
         "timer_at",
+        "write_idle",
     )
 
     def __init__(self, server: EngineServer, state: EngineSession, request: Request) -> None:
@@ -63,6 +64,8 @@ class EngineSocket:
         """Set by a WebSocket transport: called once when the session closes."""
         self.flush_now: Callable[[], bool] | None = None
         """Set by a WebSocket transport: sends the outbox at once if it can (True)."""
+        self.write_idle: Callable[[], bool] | None = None
+        """Set by a WebSocket transport: whether no write is in flight."""
         self._probe: Any = None
         self._reported_closed = False
 
@@ -82,6 +85,19 @@ class EngineSocket:
     @property
     def close_reason(self) -> str | None:
         return self.state.close_reason
+
+    @property
+    def writable(self) -> bool:
+        """Node's ``transport.writable``: a packet queued now leaves at once (nothing is
+        queued, and on polling a GET is waiting, on WebSocket no write is in flight).
+        Volatile packets are sent only then."""
+        state = self.state
+        if not state.is_open or state.outbox:  # queued packets: a write is under way
+            return False
+        if state.transport is Transport.POLLING:
+            return state.poll_pending
+        write_idle = self.write_idle
+        return write_idle is not None and write_idle()
 
     def send_nowait(self, data: str | bytes) -> None:
         """Queue a message without waiting.

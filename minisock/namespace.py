@@ -6,8 +6,11 @@
   :class:`~minisock.errors.ConnectRefusedError` to refuse (CONNECT_ERROR with message and data);
 - ``@ns.on("disconnect")``: ``async def(socket, reason)``;
 - ``@ns.on("<event>")``: ``async def(socket, *args)``; the return value becomes the ack
-  (``None`` -> no arguments, a tuple -> several);
+  (``None`` -> no arguments, a tuple -> several; ``NO_ACK`` -> none is sent, and
+  ``socket.take_ack()`` answers later: see ``minisock/ack.py``);
 - ``@ns.on("*")``: ``async def(socket, event, *args)`` for events with no handler of their own;
+- ``@ns.on("error")``: ``async def(socket, error)`` when a socket's event middleware
+  (``socket.use``) raises (a client's own ``"error"`` event reaches it too, as in Node);
 - ``@ns.use``: ``async def(socket, auth)`` middlewares, run in order before ``connect``;
 - ``@ns.on_server_side("<event>")``: ``async def(*args)`` for :meth:`server_side_emit` from
   the other servers of a cluster (never from clients); the return value answers
@@ -28,6 +31,7 @@ from minisock.adapters import Adapter
 from minisock.broadcast import BroadcastOperator
 from minisock.errors import ConnectRefusedError
 from minisock.proto.sio import MAX_ACK_ID, RESERVED_EVENTS, check_event_name
+from minisock.proto.token_bucket import RateLimit
 
 if TYPE_CHECKING:
     from minisock.parent_namespace import ParentNamespace
@@ -63,6 +67,8 @@ class Namespace:
         self.middlewares: list[Middleware] = []
         self.server_side_handlers: dict[str, Handler] = {}
         self._next_ack_id = 0
+        self.rate_limit: RateLimit | None = server.rate_limit
+        """The per-socket limit on incoming events here (the server's unless set)."""
         self.adapter: Adapter = self._new_adapter()
 
     def _new_adapter(self) -> Adapter:
@@ -162,6 +168,11 @@ class Namespace:
     def local(self) -> BroadcastOperator:
         """Every socket of this namespace on this server only."""
         return BroadcastOperator(self).local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Every socket of this namespace, dropping the packet where it cannot leave now."""
+        return BroadcastOperator(self).volatile
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         return BroadcastOperator(self).timeout(seconds)

@@ -35,6 +35,8 @@ from minisock.namespace import Handler, Middleware, Namespace
 from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import DecoderLimits
+from minisock.proto.token_bucket import RateLimit
+from minisock.stats import ServerStats
 
 if TYPE_CHECKING:
     from minisock.class_namespace import ClassNamespace
@@ -81,6 +83,7 @@ class Server:
         inline_handlers: bool = False,
         cleanup_empty_child_namespaces: bool = False,
         max_namespaces: int = 1000,
+        rate_limit: RateLimit | None = None,
         **engine_options: Any,
     ) -> None:
         self.auth = auth
@@ -88,6 +91,10 @@ class Server:
         """A child of a dynamic namespace goes when its last socket leaves (Node 4.6+)."""
         self.max_namespaces = max_namespaces
         """The bound on child namespaces at once (CONNECTs beyond it are refused)."""
+        self.rate_limit = rate_limit
+        """Per-socket limit on incoming events (``Namespace.rate_limit`` overrides it)."""
+        self.stats = ServerStats()
+        """What the server dropped: volatile packets, rate-limited events."""
         self.inline_handlers = inline_handlers
         """Run event handlers in the connection's reader (see ``minisock/_client.py``)."""
         if auth is not None:
@@ -194,6 +201,11 @@ class Server:
     def local(self) -> BroadcastOperator:
         """The default namespace on this server only: ``sio.local.emit(...)``."""
         return self.sockets.local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """``sio.volatile.emit(...)``: sockets that cannot write now miss it (counted)."""
+        return self.sockets.volatile
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """``await sio.timeout(5).call("event")``: every client's answer (see ``call``)."""

@@ -10,7 +10,6 @@ right after the CONNECT acknowledgement, or dropped if the handler refuses the c
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import math
 import secrets
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock.ack import Ack, current_ack
 from minisock.adapters import BroadcastOptions
 from minisock.broadcast import BroadcastOperator
 from minisock.errors import AckTimeoutError, SessionClosedError
@@ -34,6 +34,7 @@ from minisock.proto.sio import (
     engine_wires,
 )
 from minisock.request import Request
+from minisock.socket_hooks import AnyListener, EventMiddleware, SocketHooks, notify, remove
 
 if TYPE_CHECKING:
     from minisock._client import Client
@@ -43,13 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Socket"]
 
 log = logging.getLogger("minisock.socket")
-
-
-# The socket whose event handler is running in this context, when its client asked for an
-# ack. A context variable, so a task the handler starts keeps the answer of its own event.
-current_ack: contextvars.ContextVar[Socket | None] = contextvars.ContextVar(
-    "minisock_current_ack", default=None
-)
 
 
 AckCallback = Callable[[list[Any] | None], None]
@@ -87,6 +81,7 @@ class Socket:
         "data",
         "expires_at",
         "gone_reason",
+        "hooks",
         "identity",
         "issued",
         "namespace",
@@ -115,6 +110,8 @@ class Socket:
         """When the socket was created (Unix time), for :attr:`handshake`."""
         self._held: list[list[WirePacket]] | None = []
         self._acks: dict[int, AckCallback] = {}
+        self.hooks: SocketHooks | None = None
+        """Middlewares, catch-all listeners, rate-limit bucket: made on first use."""
 
     # ---------------------------------------------------------------- who
 
@@ -150,10 +147,26 @@ class Socket:
     def ack_requested(self) -> bool:
         """Inside an event handler of this socket: whether the client asked for an ack.
 
-        The handler's return value becomes that ack; a handler that answers either way
-        (like an echo: the ack, or else an event) can tell which is wanted.
+        The handler's return value becomes that ack (unless it takes it with
+        :meth:`take_ack`); a handler that answers either way (like an echo: the ack, or else
+        an event) can tell which is wanted.
         """
-        return current_ack.get() is self
+        ack = current_ack.get()
+        return ack is not None and ack.socket is self
+
+    def take_ack(self) -> Ack | None:
+        """Inside an event handler of this socket: take the ack to answer it yourself.
+
+        Returns an :class:`~minisock.ack.Ack` to call once, later, from any task
+        (``ack("done")``); the handler's return value is then not sent. Returns ``None``
+        when there is no ack to take: the client asked for none, it was taken already, the
+        handler has returned, or this is not an event handler of this socket.
+        """
+        ack = current_ack.get()
+        if ack is None or ack.socket is not self or ack.taken or ack.answered:
+            return None
+        ack.taken = True
+        return ack
 
     # ---------------------------------------------------------------- sending
 
@@ -164,7 +177,10 @@ class Socket:
         :class:`~minisock.errors.SessionClosedError` once the socket is disconnected.
         """
         check_event_name(event)
-        await self._send(SioPacket(SioPacketType.EVENT, self.nsp, [event, *args]))
+        data = [event, *args]
+        if self.hooks is not None:
+            notify(self.hooks.any_outgoing, data)
+        await self._send(SioPacket(SioPacketType.EVENT, self.nsp, data))
 
     async def call(self, event: str, *args: Any) -> Any:
         """Emit and wait for the client's acknowledgement; returns its arguments.
@@ -186,8 +202,11 @@ class Socket:
         ack_id = self.namespace.next_ack_id()
         slot = _AckSlot()
         self._acks[ack_id] = slot
+        data = [event, *args]
+        if self.hooks is not None:
+            notify(self.hooks.any_outgoing, data)
         try:
-            await self._send(SioPacket(SioPacketType.EVENT, self.nsp, [event, *args], ack_id))
+            await self._send(SioPacket(SioPacketType.EVENT, self.nsp, data, ack_id))
             await slot.done.wait()
         finally:
             self._acks.pop(ack_id, None)
@@ -205,12 +224,22 @@ class Socket:
             raise SessionClosedError("socket is disconnected")
         await self.engine.send_wires(wires)
 
-    def deliver_nowait(self, wires: list[WirePacket]) -> None:
-        """Queue a broadcast packet; a client that cannot keep up is disconnected."""
+    def deliver_nowait(self, wires: list[WirePacket], volatile: bool = False) -> None:
+        """Queue a broadcast packet; a client that cannot keep up is disconnected.
+
+        A ``volatile`` packet is dropped (and counted) when the transport is not writable,
+        as Node does; then it never disconnects a slow client either.
+        """
         if self._held is not None:
-            self._held.append(wires)
+            if volatile:  # Node: not writable before the client knows it is connected
+                self.namespace.server.stats.volatile_dropped += 1
+            else:
+                self._held.append(wires)
             return
         if not self.connected:
+            return
+        if volatile and not self.engine.writable:
+            self.namespace.server.stats.volatile_dropped += 1
             return
         try:
             self.engine.send_wires_nowait(wires)
@@ -225,7 +254,8 @@ class Socket:
         self.engine.send_protocol_nowait(engine_wires(packet))
 
     def acknowledge(self, ack_id: int, result: Any) -> None:
-        """Answer the client's ack request with a handler's return value."""
+        """Answer the client's ack request ``ack_id`` with ``result`` (a handler's return
+        value: ``None`` -> no arguments, a tuple -> several)."""
         args = ack_args(result)
         # Like a broadcast, an ack never waits and never grows the queue past its bound.
         self.deliver_nowait(engine_wires(SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)))
@@ -244,9 +274,56 @@ class Socket:
     def forget_ack(self, ack_id: int) -> None:
         self._acks.pop(ack_id, None)
 
+    @property
+    def volatile(self) -> VolatileSocket:
+        """``socket.volatile.emit(...)``: dropped unless the transport can write it now."""
+        return VolatileSocket(self)
+
     def timeout(self, seconds: float) -> TimedSocket:
         """``socket.timeout(5).call(...)``: raise :class:`AckTimeoutError` after ``seconds``."""
         return TimedSocket(self, seconds)
+
+    # ---------------------------------------------------------------- event hooks
+
+    def ensure_hooks(self) -> SocketHooks:
+        """This socket's :class:`SocketHooks`, made on first use."""
+        hooks = self.hooks
+        if hooks is None:
+            hooks = self.hooks = SocketHooks()
+        return hooks
+
+    def use(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add an event middleware, ``async def(socket, event)`` (see ``socket_hooks.py``)."""
+        self.ensure_hooks().middlewares.append(middleware)
+        return middleware
+
+    def on_any(self, listener: AnyListener) -> AnyListener:
+        """Call ``listener(event, *args)`` for every incoming event, handled or not."""
+        self.ensure_hooks().any_incoming.append(listener)
+        return listener
+
+    def prepend_any(self, listener: AnyListener) -> AnyListener:
+        """Like :meth:`on_any`, before the listeners already added."""
+        self.ensure_hooks().any_incoming.insert(0, listener)
+        return listener
+
+    def off_any(self, listener: AnyListener | None = None) -> None:
+        """Remove ``listener`` from the incoming catch-alls, or all of them."""
+        if self.hooks is not None:
+            remove(self.hooks.any_incoming, listener)
+
+    def on_any_outgoing(self, listener: AnyListener) -> AnyListener:
+        """Call ``listener(event, *args)`` for every event sent to this socket (not acks)."""
+        self.ensure_hooks().any_outgoing.append(listener)
+        return listener
+
+    def prepend_any_outgoing(self, listener: AnyListener) -> AnyListener:
+        self.ensure_hooks().any_outgoing.insert(0, listener)
+        return listener
+
+    def off_any_outgoing(self, listener: AnyListener | None = None) -> None:
+        if self.hooks is not None:
+            remove(self.hooks.any_outgoing, listener)
 
     # ---------------------------------------------------------------- rooms
 
@@ -315,6 +392,31 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket {self.nsp} {'connected' if self.connected else 'disconnected'}>"
+
+
+class VolatileSocket:
+    """A socket whose :meth:`emit` drops the event when the transport is busy (Node's
+    ``socket.volatile``): for data that is stale by the time it could be sent."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send now if the transport is writable, else drop and count it; never waits.
+
+        Raises :class:`~minisock.errors.SessionClosedError` once the socket is disconnected.
+        """
+        socket = self.socket
+        check_event_name(event)
+        data = [event, *args]
+        if socket.hooks is not None:
+            notify(socket.hooks.any_outgoing, data)
+        if not socket.connected and socket._held is None:
+            raise SessionClosedError("socket is disconnected")
+        socket.deliver_nowait(engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data)), True)
+        await trio.lowlevel.checkpoint()
 
 
 class TimedSocket:

@@ -43,13 +43,15 @@ class BroadcastOptions:
     """Which sockets: members of any of ``rooms`` (everyone if empty), minus ``except_rooms``.
 
     ``local`` keeps the operation on this server; ``timeout`` (seconds) bounds a broadcast
-    that waits for acknowledgements.
+    that waits for acknowledgements; ``volatile`` drops the packet for each socket whose
+    transport is not writable.
     """
 
     rooms: frozenset[str] = field(default_factory=frozenset)
     except_rooms: frozenset[str] = field(default_factory=frozenset)
     local: bool = False
     timeout: float | None = None
+    volatile: bool = False
 
 
 @dataclass(frozen=True, slots=True)

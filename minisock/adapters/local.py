@@ -20,6 +20,7 @@ import trio
 from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
 from minisock.proto.sio import SioPacket, engine_wires
+from minisock.socket_hooks import notify
 
 if TYPE_CHECKING:
     from minisock.namespace import Namespace
@@ -112,8 +113,11 @@ class LocalAdapter:
     def deliver(self, packet: SioPacket, opts: BroadcastOptions) -> None:
         """Encode once, then hand the same wire packets to every target, never waiting on one."""
         wires = engine_wires(packet)
+        volatile = opts.volatile
         for socket in self.local_targets(opts):
-            socket.deliver_nowait(wires)
+            if socket.hooks is not None:  # Node notifies before the volatile check
+                notify(socket.hooks.any_outgoing, packet.data)
+            socket.deliver_nowait(wires, volatile)
 
     def deliver_with_ack(
         self, packet: SioPacket, opts: BroadcastOptions, callbacks: AckCallbacks
@@ -130,7 +134,9 @@ class LocalAdapter:
 
         for socket in targets:
             socket.expect_ack(ack_id, answered)
-            socket.deliver_nowait(wires)
+            if socket.hooks is not None:
+                notify(socket.hooks.any_outgoing, packet.data)
+            socket.deliver_nowait(wires, opts.volatile)
         callbacks.client_count(len(targets))
 
         def forget() -> None:

@@ -614,7 +614,8 @@ class RedisAdapter(LocalAdapter):
         message = decode_broadcast(data, self.bus.limits)
         if message.uid == self.bus.uid or message.packet.nsp != self.namespace.name:
             return
-        opts = BroadcastOptions(message.rooms, message.except_rooms)
+        volatile = message.flags.get("volatile") is True
+        opts = BroadcastOptions(message.rooms, message.except_rooms, volatile=volatile)
         self.deliver(message.packet, opts)
 
     def on_request(self, data: bytes) -> None:
@@ -738,10 +739,11 @@ class _AckWait:
 
 
 def _flags(opts: BroadcastOptions) -> dict[str, Any]:
-    """The reference's broadcast flags: only ``timeout`` (in ms) crosses servers here."""
-    if opts.timeout is None or math.isinf(opts.timeout):
-        return {}
-    return {"timeout": round(opts.timeout * 1000)}
+    """The reference's broadcast flags: ``timeout`` (in ms) and ``volatile`` cross servers."""
+    flags: dict[str, Any] = {"volatile": True} if opts.volatile else {}
+    if opts.timeout is not None and not math.isinf(opts.timeout):
+        flags["timeout"] = round(opts.timeout * 1000)
+    return flags
 
 
 def _rid(request: ClusterRequest) -> str:
