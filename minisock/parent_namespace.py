@@ -104,6 +104,7 @@ class ParentNamespace(Namespace):
         child.disconnect_handler = self.disconnect_handler
         child.middlewares = list(self.middlewares)
         child.server_side_handlers = dict(self.server_side_handlers)
+        child.rate_limit = self.rate_limit
         self._attach(child)
         log.debug("created the child namespace %s", name)
         return child
