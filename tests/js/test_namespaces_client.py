@@ -1,4 +1,5 @@
-"""Dynamic namespaces and adapter room events, checked by the npm ``socket.io-client``.
+"""Dynamic and class-based namespaces and adapter room events, checked by the npm
+``socket.io-client``.
 
 Each scenario of ``nsp_scenarios.mjs`` runs first against the Node reference server
 (``nsp_node_server.mjs``, socket.io 4.8, started as a subprocess and stopped by PID), so the
@@ -21,7 +22,7 @@ import _node
 import pytest
 import trio
 
-from minisock import ConnectRefusedError, Namespace, Server, Socket
+from minisock import ClassNamespace, ConnectRefusedError, Namespace, Server, Socket
 
 JS_DIR = Path(__file__).resolve().parent
 SCRIPT = JS_DIR / "nsp_scenarios.mjs"
@@ -30,8 +31,31 @@ SCENARIOS = ["dynamic", "room-events"]
 DEADLINE = 30.0  # the script has its own 15 s timeout; this guards against a wedged process
 
 
-def build_server() -> Server:
-    """The server of the contract at the top of nsp_scenarios.mjs."""
+class Hello(ClassNamespace):
+    """The handlers of ``hello`` below, as a class-based namespace (python-socketio's style)."""
+
+    def __init__(self, namespace: str | re.Pattern[str], kind: str) -> None:
+        super().__init__(namespace)
+        self.kind = kind
+
+    async def on_connect(self, socket: Socket, auth: dict[str, Any]) -> None:
+        await socket.emit("hello", {"nsp": socket.nsp, "kind": self.kind})
+
+    async def on_join(self, socket: Socket, rooms: list[str]) -> list[str]:
+        socket.join(*rooms)
+        return sorted(room for room in socket.rooms if room != socket.sid)
+
+    def on_leave(self, socket: Socket, room: str) -> bool:  # a plain method works too
+        socket.leave(room)
+        return True
+
+
+def build_server(class_based: bool = False) -> Server:
+    """The server of the contract at the top of nsp_scenarios.mjs.
+
+    With ``class_based``, the static and the first regex namespace get their handlers from
+    :class:`Hello` instead of decorated functions: the client must not see a difference.
+    """
     sio = Server(cleanup_empty_child_namespaces=True)
 
     def hello(namespace: Namespace, kind: str) -> None:
@@ -49,15 +73,20 @@ def build_server() -> Server:
             socket.leave(room)
             return True
 
-    hello(sio.of("/dyn-0"), "static")
-    digits = sio.of(re.compile(r"^/dyn-\d+$"))
+    if class_based:
+        sio.register_namespace(Hello("/dyn-0", "static"))
+        digits = sio.register_namespace(Hello(re.compile(r"^/dyn-\d+$"), "regex"))
+    else:
+        hello(sio.of("/dyn-0"), "static")
+        digits = sio.of(re.compile(r"^/dyn-\d+$"))
 
     @digits.use
     async def deny(socket: Socket, auth: dict[str, Any]) -> None:
         if auth.get("deny"):
             raise ConnectRefusedError("denied")
 
-    hello(digits, "regex")
+    if not class_based:
+        hello(digits, "regex")
     hello(sio.of(re.compile(r"^/dyn-")), "regex2")
 
     def fn_only(name: str, auth: dict[str, Any]) -> bool:
@@ -148,9 +177,9 @@ def node_server() -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture
-async def minisock_server() -> AsyncIterator[str]:
-    sio = build_server()
+@pytest.fixture(params=["decorated", "class-based"])
+async def minisock_server(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    sio = build_server(class_based=request.param == "class-based")
     async with trio.open_nursery() as nursery:
         port = await nursery.start(sio.serve, "127.0.0.1", 0)
         yield f"http://127.0.0.1:{port}"
