@@ -14,6 +14,12 @@ then one binary message.
 Decoding is strict: every rule of the reference parser plus bounds on attachments, arguments,
 JSON nesting and ack ids. A violation raises :class:`SocketIOProtocolError`, and the caller
 closes the whole connection, as the reference does. Nothing here imports trio.
+
+Encoding has one bound of its own, the nesting depth of an outgoing payload
+(:data:`MAX_OUTGOING_DEPTH`, counted as the decoder counts it): deeper raises
+:class:`PayloadTooDeepError` before anything is sent. Python's JSON encoder alone would decide
+by the interpreter's recursion limits, which differ between versions (a 5 000-deep list fails
+on 3.11 and 3.12 and is sent on 3.13); Node's ``JSON.stringify`` decides by its stack size.
 """
 
 from __future__ import annotations
@@ -25,13 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from minisock.errors import ProtocolError
+from minisock.errors import MinisockError, ProtocolError
 from minisock.proto.eio import WirePacket
 
 __all__ = [
+    "MAX_OUTGOING_DEPTH",
     "RESERVED_EVENTS",
     "Decoder",
     "DecoderLimits",
+    "PayloadTooDeepError",
     "SioPacket",
     "SioPacketType",
     "SocketIOProtocolError",
@@ -39,6 +47,8 @@ __all__ = [
     "encode",
     "engine_wires",
     "json_text",
+    "max_outgoing_depth",
+    "set_max_outgoing_depth",
 ]
 
 RESERVED_EVENTS = frozenset(
@@ -147,6 +157,22 @@ _JSON_ENCODER = json.JSONEncoder(
 
 
 def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
+    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python."""
+    limit = _outgoing_depth
+    try:
+        text = _encode_json(data, default, attachments)
+    except RecursionError:
+        # The interpreter gave up first (3.11, 3.12: about 1 000 levels; 3.13: 10 000).
+        if _nested_deeper_than(data, limit):
+            raise PayloadTooDeepError(limit) from None
+        raise
+    # A text of depth d has at least 2d characters and d brackets: most texts stop here.
+    if len(text) > 2 * limit and _text_deeper_than(text, limit):
+        raise PayloadTooDeepError(limit)
+    return text
+
+
+def _encode_json(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
     try:
         try:
             text = _JSON_ENCODER.encode(data)
@@ -157,7 +183,7 @@ def _dumps(data: Any, default: Callable[[object], object], attachments: list[byt
     except ValueError:
         # NaN or an infinity somewhere: JSON.stringify writes null. Rare, so walk only now.
         attachments.clear()
-        return _dumps(_finite(data), default, attachments)
+        return _encode_json(_finite(data), default, attachments)
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -166,6 +192,92 @@ def _dumps(data: Any, default: Callable[[object], object], attachments: list[byt
             attachments.clear()
             text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
     return text
+
+
+# ---------------------------------------------------------------------------------- outgoing depth
+
+MAX_OUTGOING_DEPTH = 256
+"""The default bound on an outgoing payload's nesting (arrays and objects, the packet's own
+argument array included). Far above what real data needs (the decoder accepts 32), far below
+where any supported Python's JSON encoder gives up, so the promise holds on every version."""
+_OUTGOING_DEPTH_CEILING = 512  # below 3.11's recursion limit (1 000), with room for the stack
+_outgoing_depth = MAX_OUTGOING_DEPTH
+
+
+class PayloadTooDeepError(MinisockError, ValueError):
+    """An outgoing payload nests deeper than :func:`max_outgoing_depth`; nothing was sent."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"outgoing payload nested deeper than {limit} levels "
+            "(minisock.proto.sio.set_max_outgoing_depth)"
+        )
+        self.limit = limit
+
+
+def max_outgoing_depth() -> int:
+    """The nesting bound every encoded packet is checked against."""
+    return _outgoing_depth
+
+
+def set_max_outgoing_depth(depth: int) -> None:
+    """Set the outgoing nesting bound for the whole process (1 to 512).
+
+    Process-wide, like the interpreter's recursion limit it stands in for. Above 512 the
+    Python version would decide again (3.11 stops near 1 000 levels minus the call stack).
+    """
+    global _outgoing_depth
+    if type(depth) is not int or not 1 <= depth <= _OUTGOING_DEPTH_CEILING:
+        raise ValueError(f"the outgoing depth must be an int from 1 to {_OUTGOING_DEPTH_CEILING}")
+    _outgoing_depth = depth
+
+
+_KEEP_FOR_DEPTH = b'"[]{}'
+_DROP_FOR_DEPTH = bytes(c for c in range(256) if c not in _KEEP_FOR_DEPTH)
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def _text_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` (as this module writes it) nests deeper than ``limit``.
+
+    Byte operations only, each a pass in C: no walk over Python objects. Brackets inside
+    strings do not count: escaped quotes and backslashes go first, then everything but quotes
+    and brackets, then the strings that held no bracket (``""``), then what strings remain
+    (every other piece between quotes). Each ``replace("[]", "")`` then peels one level.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False  # an upper bound on the depth, brackets in strings included
+    kept = text.encode("utf-8").replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = kept.translate(None, _DROP_FOR_DEPTH).replace(b'""', b"")
+    if b'"' in kept:
+        kept = b"".join(kept.split(b'"')[::2])
+    brackets = kept.translate(_ONE_BRACKET_KIND)
+    for _ in range(limit):
+        brackets = brackets.replace(b"[]", b"")
+        if not brackets:
+            return False
+    return True
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists, tuples or dicts deeper than ``limit``.
+
+    Iterative (a recursive walk is what overflows), depth first, and it stops at the first
+    container past ``limit``: bounded even for a structure that contains itself.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, list | tuple):
+            children: Any = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        if level > limit:
+            return True
+        stack.extend((child, level + 1) for child in children)
+    return False
 
 
 def json_text(data: Any) -> str:
@@ -298,7 +410,9 @@ def _decode_text(text: str, limits: DecoderLimits) -> tuple[SioPacket, int]:
             data = _JSON_DECODER.decode(raw)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
-        if raw.count("[") + raw.count("{") > limits.max_depth and _depth(data) > limits.max_depth:
+        if raw.count("[") + raw.count("{") > limits.max_depth and _nested_deeper_than(
+            data, limits.max_depth
+        ):
             raise _fail("payload nested too deeply")
     _check_payload(kind, data, i < end, ack_id, attachments, limits)
     kind = _PLAIN_OF.get(kind, kind)  # a binary packet decodes to EVENT/ACK, even with 0
@@ -350,21 +464,6 @@ def _check_payload(
             raise _fail("invalid payload: too many arguments")
     if attachments and kind not in (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK):
         raise _fail("illegal attachments")
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of decoded JSON, iteratively (a recursive walk could overflow)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item)
-        elif isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item.values())
-    return deepest
 
 
 def _reconstruct(value: Any, buffers: list[bytes]) -> Any:
