@@ -158,21 +158,6 @@ _JSON_ENCODER = json.JSONEncoder(
 
 def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
     """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python."""
-    limit = _outgoing_depth
-    try:
-        text = _encode_json(data, default, attachments)
-    except RecursionError:
-        # The interpreter gave up first (3.11, 3.12: about 1 000 levels; 3.13: 10 000).
-        if _nested_deeper_than(data, limit):
-            raise PayloadTooDeepError(limit) from None
-        raise
-    # A text of depth d has at least 2d characters and d brackets: most texts stop here.
-    if len(text) > 2 * limit and _text_deeper_than(text, limit):
-        raise PayloadTooDeepError(limit)
-    return text
-
-
-def _encode_json(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
     try:
         try:
             text = _JSON_ENCODER.encode(data)
@@ -183,7 +168,14 @@ def _encode_json(data: Any, default: Callable[[object], object], attachments: li
     except ValueError:
         # NaN or an infinity somewhere: JSON.stringify writes null. Rare, so walk only now.
         attachments.clear()
-        return _encode_json(_finite(data), default, attachments)
+        try:
+            finite = _finite(data)
+        except RecursionError:
+            raise _too_deep(data) from None
+        return _dumps(finite, default, attachments)
+    except RecursionError:
+        # The interpreter gave up first (3.11, 3.12: about 1 000 levels; 3.13: 10 000).
+        raise _too_deep(data) from None
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -191,6 +183,9 @@ def _encode_json(data: Any, default: Callable[[object], object], attachments: li
             # A lone surrogate cannot be sent as UTF-8; JSON.stringify escapes it.
             attachments.clear()
             text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
+    # A text of depth d has at least 2d characters: most texts stop at this comparison.
+    if len(text) > _outgoing_text_floor and _text_deeper_than(text, _outgoing_depth):
+        raise PayloadTooDeepError(_outgoing_depth)
     return text
 
 
@@ -202,6 +197,7 @@ argument array included). Far above what real data needs (the decoder accepts 32
 where any supported Python's JSON encoder gives up, so the promise holds on every version."""
 _OUTGOING_DEPTH_CEILING = 512  # below 3.11's recursion limit (1 000), with room for the stack
 _outgoing_depth = MAX_OUTGOING_DEPTH
+_outgoing_text_floor = 2 * MAX_OUTGOING_DEPTH  # no shorter text can be deeper
 
 
 class PayloadTooDeepError(MinisockError, ValueError):
@@ -226,10 +222,18 @@ def set_max_outgoing_depth(depth: int) -> None:
     Process-wide, like the interpreter's recursion limit it stands in for. Above 512 the
     Python version would decide again (3.11 stops near 1 000 levels minus the call stack).
     """
-    global _outgoing_depth
+    global _outgoing_depth, _outgoing_text_floor
     if type(depth) is not int or not 1 <= depth <= _OUTGOING_DEPTH_CEILING:
         raise ValueError(f"the outgoing depth must be an int from 1 to {_OUTGOING_DEPTH_CEILING}")
-    _outgoing_depth = depth
+    _outgoing_depth, _outgoing_text_floor = depth, 2 * depth
+
+
+def _too_deep(data: Any) -> Exception:
+    """What to raise when encoding ``data`` ran out of recursion: too deep by our bound, or
+    (only with a raised bound on a deep call stack) the interpreter's own RecursionError."""
+    if _nested_deeper_than(data, _outgoing_depth):
+        return PayloadTooDeepError(_outgoing_depth)
+    return RecursionError("JSON encoding ran out of stack below the outgoing depth bound")
 
 
 _KEEP_FOR_DEPTH = b'"[]{}'
@@ -240,17 +244,24 @@ _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 def _text_deeper_than(text: str, limit: int) -> bool:
     """Whether JSON ``text`` (as this module writes it) nests deeper than ``limit``.
 
-    Byte operations only, each a pass in C: no walk over Python objects. Brackets inside
-    strings do not count: escaped quotes and backslashes go first, then everything but quotes
+    Byte operations only, each one pass in C: no walk over Python objects. Brackets inside
+    strings do not count: escaped backslashes and quotes go first, then every byte but quotes
     and brackets, then the strings that held no bracket (``""``), then what strings remain
-    (every other piece between quotes). Each ``replace("[]", "")`` then peels one level.
+    (every other piece between quotes). Each ``replace(b"[]", b"")`` then peels one level.
+    A depth over ``limit`` needs more than ``2 * limit`` brackets: checked on the way.
     """
-    if text.count("[") + text.count("{") <= limit:
-        return False  # an upper bound on the depth, brackets in strings included
-    kept = text.encode("utf-8").replace(b"\\\\", b"").replace(b'\\"', b"")
-    kept = kept.translate(None, _DROP_FOR_DEPTH).replace(b'""', b"")
+    raw = text.encode("utf-8")
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = raw.translate(None, _DROP_FOR_DEPTH)
+    floor = 2 * limit
+    if len(kept) <= floor:
+        return False
+    kept = kept.replace(b'""', b"")
     if b'"' in kept:
         kept = b"".join(kept.split(b'"')[::2])
+    if len(kept) <= floor:
+        return False
     brackets = kept.translate(_ONE_BRACKET_KIND)
     for _ in range(limit):
         brackets = brackets.replace(b"[]", b"")
