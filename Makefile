@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest js-deps examples-deps browser-deps cluster-deps clean
+.PHONY: demo test lint typecheck pytest pytest-other-pythons js-deps examples-deps browser-deps cluster-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,13 +50,21 @@ lint: $(STAMP)
 	$(PY) -m ruff check minisock tests examples docs soak fuzz
 	$(PY) -m ruff format --check minisock tests examples docs soak fuzz
 
-pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
-	$(PY) -m pytest -q
+PYTEST_ARGS ?= -q
 
-test: typecheck lint pytest
+pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole suite again on every other CPython 3.11-3.13 this machine has (pyenv's, or
+# /usr/bin/python3.X), each in .venv-3.X; then one line: which versions ran, which were not
+# found. mypy and ruff run once, on .venv (mypy checks for python_version = 3.11).
+pytest-other-pythons: pytest
+	.ci/other-pythons $(PY) $(PYTEST_ARGS)
+
+test: typecheck lint pytest pytest-other-pythons
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules examples/node_modules tests/browser/node_modules
+	rm -rf $(VENV) $(VENV)-3.* tests/js/node_modules examples/node_modules tests/browser/node_modules
 
 # ---------------------------------------------------------------- benchmark (bench/README.md)
 # `make bench` installs the peers into bench/.venv and bench/node_modules, then runs every
