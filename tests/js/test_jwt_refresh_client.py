@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -161,47 +161,38 @@ async def test_post_refresh_issues_a_token_for_the_same_user_and_login() -> None
     assert fresh["iat"] >= int(time.time()) - 5
 
 
-REFUSED: list[tuple[str, str | None, str]] = [
-    ("no-header", None, "missing"),
-    ("expired", token_for(JOHN, now=time.time() - 600, lifetime=60), "expired"),
-    (
-        "forged",
-        signed(
-            {
-                "data": JOHN,
-                "iss": jwt_app.ISSUER,
-                "aud": jwt_app.AUDIENCE,
-                "exp": int(time.time()) + 60,
-            },
-            "not-the-secret",
-        ),
-        "bad_signature",
-    ),
+def unsigned_claims(**changes: Any) -> dict[str, Any]:
+    """Claims of a token for john valid for a minute, without ``auth_time``."""
+    claims = {"data": JOHN, "iss": jwt_app.ISSUER, "aud": jwt_app.AUDIENCE}
+    claims["exp"] = int(time.time()) + 60
+    return {**claims, **changes}
+
+
+# (id, how to make the token when the test runs (tokens made at import expire), reason)
+REFUSED: list[tuple[str, Callable[[], str | None], str]] = [
+    ("no-header", lambda: None, "missing"),
+    ("expired", lambda: token_for(JOHN, now=time.time() - 600, lifetime=60), "expired"),
+    ("forged", lambda: signed(unsigned_claims(), "not-the-secret"), "bad_signature"),
     (
         "login-too-old",
-        token_for(JOHN, lifetime=60, auth_time=int(time.time()) - 13 * 3600),
+        lambda: token_for(JOHN, lifetime=60, auth_time=int(time.time()) - 13 * 3600),
         "login_required",
     ),
+    ("no-auth-time", lambda: signed(unsigned_claims()), "login_required"),
     (
-        "no-auth-time",
-        signed(
-            {
-                "data": JOHN,
-                "iss": jwt_app.ISSUER,
-                "aud": jwt_app.AUDIENCE,
-                "exp": int(time.time()) + 60,
-            }
-        ),
-        "login_required",
+        "unknown-user",
+        lambda: token_for({"id": 9, "username": "mallory"}, lifetime=60),
+        "unknown_user",
     ),
-    ("unknown-user", token_for({"id": 9, "username": "mallory"}, lifetime=60), "unknown_user"),
 ]
 
 
-@pytest.mark.parametrize(("token", "reason"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
-async def test_post_refresh_refuses_with_a_reason(token: str | None, reason: str) -> None:
+@pytest.mark.parametrize(("make", "reason"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+async def test_post_refresh_refuses_with_a_reason(
+    make: Callable[[], str | None], reason: str
+) -> None:
     async with running_app() as port:
-        response = await post_refresh(port, token)
+        response = await post_refresh(port, make())
     assert response.status == 401
     assert response.header("www-authenticate") == 'Bearer error="invalid_token"'
     assert response.json() == {"error": "unauthorized", "reason": reason}
