@@ -12,22 +12,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,redis]'
 	touch $(STAMP)
 
+# npm ci empties node_modules first, following a symlink: a node_modules that is a link to
+# another checkout's is left alone, or that checkout would lose its packages.
+NPM_CI = if [ -L node_modules ]; then echo "$$PWD/node_modules is a link: left as it is"; \
+	else npm ci --no-audit --no-fund; fi
+
 js-deps: tests/js/node_modules/.package-lock.json
 
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
-	cd tests/js && npm ci --no-audit --no-fund
+	cd tests/js && $(NPM_CI)
 
 # socket.io-client's browser bundle, which examples/jwt_app.py serves (no CDN).
 examples-deps: examples/node_modules/.package-lock.json
 
 examples/node_modules/.package-lock.json: examples/package.json examples/package-lock.json
-	cd examples && npm ci --no-audit --no-fund
+	cd examples && $(NPM_CI)
 
 # playwright-core only: it drives Debian's Chromium and never downloads a browser.
 browser-deps: tests/browser/node_modules/.package-lock.json
 
 tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund
+	cd tests/browser && $(NPM_CI)
 
 /usr/bin/chromium:
 	apt-get update
