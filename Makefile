@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest js-deps examples-deps browser-deps cluster-deps clean
+.PHONY: demo test lint typecheck pytest pytest-other-pythons js-deps examples-deps browser-deps cluster-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,22 +12,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,redis]'
 	touch $(STAMP)
 
+# npm ci empties node_modules first, following a symlink: a node_modules that is a link to
+# another checkout's is left alone, or that checkout would lose its packages.
+NPM_CI = if [ -L node_modules ]; then echo "$$PWD/node_modules is a link: left as it is"; \
+	else npm ci --no-audit --no-fund; fi
+
 js-deps: tests/js/node_modules/.package-lock.json
 
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
-	cd tests/js && npm ci --no-audit --no-fund
+	cd tests/js && $(NPM_CI)
 
 # socket.io-client's browser bundle, which examples/jwt_app.py serves (no CDN).
 examples-deps: examples/node_modules/.package-lock.json
 
 examples/node_modules/.package-lock.json: examples/package.json examples/package-lock.json
-	cd examples && npm ci --no-audit --no-fund
+	cd examples && $(NPM_CI)
 
 # playwright-core only: it drives Debian's Chromium and never downloads a browser.
 browser-deps: tests/browser/node_modules/.package-lock.json
 
 tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund
+	cd tests/browser && $(NPM_CI)
 
 /usr/bin/chromium:
 	apt-get update
@@ -50,13 +55,21 @@ lint: $(STAMP)
 	$(PY) -m ruff check minisock tests examples docs soak fuzz
 	$(PY) -m ruff format --check minisock tests examples docs soak fuzz
 
-pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
-	$(PY) -m pytest -q
+PYTEST_ARGS ?= -q
 
-test: typecheck lint pytest
+pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole suite again on every other CPython 3.11-3.13 this machine has (pyenv's, or
+# /usr/bin/python3.X), each in .venv-3.X; then one line: which versions ran, which were not
+# found. mypy and ruff run once, on .venv (mypy checks for python_version = 3.11).
+pytest-other-pythons: pytest
+	.ci/other-pythons $(PY) $(PYTEST_ARGS)
+
+test: typecheck lint pytest pytest-other-pythons
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules examples/node_modules tests/browser/node_modules
+	rm -rf $(VENV) $(VENV)-3.* tests/js/node_modules examples/node_modules tests/browser/node_modules
 
 # ---------------------------------------------------------------- benchmark (bench/README.md)
 # `make bench` installs the peers into bench/.venv and bench/node_modules, then runs every

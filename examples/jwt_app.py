@@ -1,11 +1,20 @@
 """The Socket.IO guide "How to use with JSON Web Tokens", in Python on minisock.
 
-    python examples/jwt_app.py --port 3000 [--connect-auth]
+    python examples/jwt_app.py --port 3000 [--connect-auth] [--token-lifetime SECONDS]
 
 - ``POST /login`` with ``{"username": "john", "password": "changeit"}`` returns ``{"token"}``:
-  HS256, issuer ``accounts.examplesoft.com``, audience ``yoursite.net``, valid for an hour.
-  (``jane``/``changeit`` is a second user, so there is someone else to notify.)
+  HS256, issuer ``accounts.examplesoft.com``, audience ``yoursite.net``, valid for an hour
+  (``--token-lifetime``). (``jane``/``changeit`` is a second user, so there is someone else
+  to notify.)
+- ``POST /refresh`` with ``Authorization: Bearer <token>`` returns a new ``{"token"}`` for the
+  same user, only against a token that is valid now (401 + reason otherwise), and only up to
+  12 hours after the password was given (``auth_time``, carried from token to token): a stolen
+  token cannot be refreshed forever.
 - ``GET /self`` with ``Authorization: Bearer <token>`` returns the user; 401 otherwise.
+- Sockets are disconnected when their token expires (``close_at_exp``), unless the page sends
+  a refreshed token first: the ``reauthenticate`` event calls ``socket.reauthenticate`` and
+  acks ``{"ok": true, "exp"}`` or ``{"ok": false, "reason"}``. The page refreshes halfway
+  through each token's life and stays connected.
 - ``/socket.io/``: the first request of a session (no sid) must carry the bearer token, as in
   the guide. With ``--connect-auth`` a browser may instead send it in the CONNECT payload
   (``io({auth: {token}})``), which is the only way for a websocket-only browser client.
@@ -40,6 +49,7 @@ ISSUER = "accounts.examplesoft.com"
 AUDIENCE = "yoursite.net"
 DEMO_SECRET = "Mys3cr3t"
 TOKEN_LIFETIME = 3600
+MAX_SESSION_AGE = 12 * 3600  # how long after the password a token may still be refreshed
 USERS = {
     "john": ("changeit", {"id": 1, "username": "john"}),
     "jane": ("changeit", {"id": 2, "username": "jane"}),
@@ -49,9 +59,18 @@ PAGE = HERE / "jwt_app.html"
 CLIENT_BUNDLE = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
 
-def issue_token(secret: str, user: dict[str, Any], now: float) -> str:
+def issue_token(
+    secret: str,
+    user: dict[str, Any],
+    now: float,
+    *,
+    lifetime: int = TOKEN_LIFETIME,
+    auth_time: int | None = None,
+) -> str:
+    """A token for ``user``; ``auth_time`` is when the password was given (now, at login)."""
     claims = {"data": user, "iss": ISSUER, "aud": AUDIENCE, "iat": int(now)}
-    claims["exp"] = int(now) + TOKEN_LIFETIME
+    claims["auth_time"] = int(now) if auth_time is None else auth_time
+    claims["exp"] = int(now) + lifetime
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the guide's short demo secret; see the docstring
         return jwt.encode(claims, secret, algorithm="HS256")
@@ -65,8 +84,15 @@ def build_app(
     ping_interval_ms: int = 25000,
     ping_timeout_ms: int = 20000,
     cookie: str | None = None,
+    token_lifetime: int = TOKEN_LIFETIME,
 ) -> Server:
-    auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE), connect_auth=connect_auth)
+    if token_lifetime < 1:
+        raise ValueError("the token lifetime is at least one second")
+    auth = JWTAuth(
+        JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE),
+        connect_auth=connect_auth,
+        close_at_exp=True,
+    )
     sio = Server(
         adapter=adapter,
         cookie=cookie,
@@ -97,7 +123,26 @@ def build_app(
         entry = USERS.get(str(body.get("username")))
         if entry is None or body.get("password") != entry[0]:
             return Response.json({"error": "invalid credentials"}, 401)
-        return Response.json({"token": issue_token(secret, entry[1], time.time())})
+        token = issue_token(secret, entry[1], time.time(), lifetime=token_lifetime)
+        return Response.json({"token": token})
+
+    @sio.route("POST", "/refresh")
+    async def refresh(request: Request) -> Response:
+        # Only against a token valid now: an expired one means logging in again.
+        try:
+            claims = auth.verify(bearer_token(request.header("authorization")))
+        except TokenError as exc:
+            return unauthorized(exc.reason)
+        now = time.time()
+        started = claims.get("auth_time")
+        if type(started) is not int or not now - MAX_SESSION_AGE <= started <= now:
+            return unauthorized("login_required")
+        user = auth.identity(claims)
+        entry = USERS.get(str(user.get("username"))) if isinstance(user, dict) else None
+        if entry is None or entry[1] != user:
+            return unauthorized("unknown_user")  # removed or changed since the login
+        token = issue_token(secret, user, now, lifetime=token_lifetime, auth_time=started)
+        return Response.json({"token": token})
 
     @sio.route("GET", "/self")
     async def whoami(request: Request) -> Response:
@@ -105,9 +150,7 @@ def build_app(
             token = bearer_token(request.header("authorization"))
             claims = auth.verify(token)
         except TokenError as exc:
-            response = Response.json({"error": "unauthorized", "reason": exc.reason}, 401)
-            response.headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
-            return response
+            return unauthorized(exc.reason)
         return Response.json(auth.identity(claims))
 
     @sio.on("connect")
@@ -119,6 +162,15 @@ def build_app(
     @sio.on("echo")
     async def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
         return args
+
+    @sio.on("reauthenticate")
+    async def reauthenticate(socket: Socket, token: Any) -> dict[str, Any]:
+        try:
+            socket.reauthenticate(token)
+        except TokenError as exc:
+            return {"ok": False, "reason": exc.reason}
+        assert socket.claims is not None
+        return {"ok": True, "exp": socket.claims["exp"]}
 
     @sio.on("notify-user")
     async def notify_user(socket: Socket, body: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +191,13 @@ def build_app(
     return sio
 
 
+def unauthorized(reason: str) -> Response:
+    """RFC 6750 §3.1: 401 with the challenge, and the reason in a JSON body."""
+    response = Response.json({"error": "unauthorized", "reason": reason}, 401)
+    response.headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
+    return response
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -146,6 +205,7 @@ def main() -> None:
     parser.add_argument("--ping-interval", type=int, default=25000, help="milliseconds")
     parser.add_argument("--ping-timeout", type=int, default=20000, help="milliseconds")
     parser.add_argument("--connect-auth", action="store_true", help="accept CONNECT auth tokens")
+    parser.add_argument("--token-lifetime", type=int, default=TOKEN_LIFETIME, help="seconds")
     parser.add_argument("--secret", default=os.environ.get("MINISOCK_JWT_SECRET", DEMO_SECRET))
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
@@ -168,6 +228,7 @@ def main() -> None:
         connect_auth=args.connect_auth,
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
+        token_lifetime=args.token_lifetime,
     )
     log.info("JWT demo on http://%s:%d/ (log in as john / changeit)", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown

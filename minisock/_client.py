@@ -14,6 +14,7 @@ would deliver it is busy running the handler), so ``call()`` there raises at onc
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock.ack import NO_ACK, Ack, current_ack
-from minisock.errors import ConnectRefusedError, TokenError
+from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
 from minisock.proto.sio import (
     Decoder,
     SioPacket,
@@ -36,6 +37,7 @@ from minisock.socket import Socket
 from minisock.socket_hooks import SocketHooks, notify
 
 if TYPE_CHECKING:
+    from minisock.auth import JWTAuth
     from minisock.engine_socket import EngineSocket
     from minisock.server import Server
 
@@ -233,10 +235,31 @@ class Client:
                 self._refuse(socket.nsp, "unauthorized", {"reason": exc.reason})
                 return False
             socket.claims = claims
-        exp = claims.get("exp")
-        if auth.close_at_exp and isinstance(exp, int | float):
-            socket.expires_at = trio.current_time() + (exp - auth.clock())
+        socket.expires_at = _expiry(auth, claims)
         return True
+
+    def reauthenticate(self, socket: Socket, token: object) -> None:
+        """A fresh token for ``socket``'s user: check it, then move the expiry. See
+        :meth:`Socket.reauthenticate` for which sockets it covers, and why."""
+        auth = self.server.auth
+        if auth is None:
+            raise RuntimeError("reauthenticate() needs Server(auth=JWTAuth(...))")
+        if self.sockets.get(socket.nsp) is not socket:
+            raise SessionClosedError("socket is disconnected")
+        claims = auth.check_refresh(token, socket.identity)  # TokenError: nothing changed
+        engine = self.engine
+        expires_at = _expiry(auth, claims)
+        covered = [socket]
+        if socket.claims is not None and socket.claims is engine.claims:
+            # The handshake's token admitted this socket and its siblings that share it: the
+            # session's credential is what is refreshed, and later CONNECTs get the new one.
+            covered = [s for s in self.sockets.values() if s.claims is engine.claims]
+            engine.claims = claims
+        for each in covered:
+            each.claims = claims
+            each.expires_at = expires_at
+        log.debug("token refreshed for %d socket(s)", len(covered))
+        self.server.schedule(self)  # earlier: scheduled now; later: the old entry finds nothing
 
     def next_deadline(self) -> float:
         """The connect deadline, or the first token expiry among this client's sockets."""
@@ -375,3 +398,12 @@ class Client:
         self.decoder.reset()  # attachments half received go now, not with the last reference
         for socket in list(self.sockets.values()):
             self.socket_closed(socket, reason)
+
+
+def _expiry(auth: JWTAuth, claims: dict[str, Any]) -> float:
+    """When a socket admitted by ``claims`` must go, on trio's clock (never without
+    ``close_at_exp``): the token's ``exp`` seen from ``auth``'s clock."""
+    exp = claims.get("exp")
+    if auth.close_at_exp and isinstance(exp, int | float):
+        return trio.current_time() + (exp - auth.clock())
+    return math.inf

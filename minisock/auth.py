@@ -9,6 +9,9 @@ Where a token may come from, and when it is checked:
 - Optionally (``connect_auth=True``) the Socket.IO CONNECT payload ``{"token": "..."}``,
   because a browser cannot set headers on a WebSocket. The same verifier checks it.
 - Never the query string: URLs end up in logs and histories (RFC 6750 §2.3).
+- Later, on a live socket, from the application: ``socket.reauthenticate(token)`` (say, in
+  an event handler) checks a fresh token of the *same* user with the same verifier and moves
+  the socket's expiry (``close_at_exp``) to the new ``exp``. A refresh never switches users.
 
 The verifier pins its algorithms, requires ``exp``, ``iss`` and ``aud``, matches issuer and
 audience exactly, and checks the time claims itself with the time it is given: PyJWT would
@@ -157,6 +160,15 @@ def _is_numeric_date(value: object) -> bool:
     return type(value) is float and math.isfinite(value) and abs(value) < _MAX_DATE
 
 
+def _token_string(token: object, where: str) -> str:
+    """A token as the application or the client handed it over: a string, or TokenError."""
+    if token is None:
+        raise TokenError("missing", f"no token in {where}")
+    if not isinstance(token, str):
+        raise TokenError("malformed", "the token must be a string")
+    return token
+
+
 def _data_claim(claims: dict[str, Any]) -> Any:
     return claims.get("data")
 
@@ -191,13 +203,20 @@ class JWTAuth:
 
     def check_connect(self, payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """(identity, claims) from a CONNECT payload ``{"token": "..."}``, or TokenError."""
-        token = payload.get("token")
-        if token is None:
-            raise TokenError("missing", "no token in the CONNECT payload")
-        if not isinstance(token, str):
-            raise TokenError("malformed", "the token must be a string")
-        claims = self.verify(token)
+        claims = self.verify(_token_string(payload.get("token"), "the CONNECT payload"))
         return self.identity(claims), claims
+
+    def check_refresh(self, token: object, identity: Any) -> dict[str, Any]:
+        """The claims of ``token`` if it is valid now *and* names ``identity``; else TokenError.
+
+        Same verifier, same rules as the handshake. Reason ``identity_mismatch`` when the token
+        is valid but for someone else (or there is no identity to compare: a socket without
+        one cannot prove that the new token is its own).
+        """
+        claims = self.verify(_token_string(token, "the refresh"))
+        if identity is None or self.identity(claims) != identity:
+            raise TokenError("identity_mismatch", "a refresh cannot change the user")
+        return claims
 
     def verify(self, token: str) -> dict[str, Any]:
         return self.verifier.verify(token, self.clock())

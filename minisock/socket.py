@@ -168,6 +168,25 @@ class Socket:
         ack.taken = True
         return ack
 
+    def reauthenticate(self, token: str) -> None:
+        """Accept a fresh token for this socket's user, e.g. from an event handler.
+
+        The token is checked by the server's :class:`~minisock.auth.JWTAuth` with the same
+        rules as at the handshake, and must name the same identity. If it passes, the socket's
+        :attr:`claims` become the new ones and, with ``close_at_exp``, it now expires at the
+        new ``exp``. If not, :class:`~minisock.errors.TokenError` is raised with the reason
+        (``expired``, ``bad_signature``, ..., ``identity_mismatch`` for another user's token)
+        and nothing changes: the socket still goes at the old expiry.
+
+        Which sockets it covers: the credential that admitted this one. A socket admitted by
+        the Engine.IO handshake's ``Authorization`` header shares that token with every other
+        namespace of the same connection (and those joined later), so all of them follow the
+        refresh, as one browser page expects. A socket admitted by its own CONNECT token has
+        its own credential, so only it moves. Never another connection, not even of the same
+        user: each tab refreshes its own.
+        """
+        self.client.reauthenticate(self, token)
+
     # ---------------------------------------------------------------- sending
 
     async def emit(self, event: str, *args: Any) -> None:

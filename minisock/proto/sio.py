@@ -14,6 +14,12 @@ then one binary message.
 Decoding is strict: every rule of the reference parser plus bounds on attachments, arguments,
 JSON nesting and ack ids. A violation raises :class:`SocketIOProtocolError`, and the caller
 closes the whole connection, as the reference does. Nothing here imports trio.
+
+Encoding has one bound of its own, the nesting depth of an outgoing payload
+(:data:`MAX_OUTGOING_DEPTH`, counted as the decoder counts it): deeper raises
+:class:`PayloadTooDeepError` before anything is sent. Python's JSON encoder alone would decide
+by the interpreter's recursion limits, which differ between versions (a 5 000-deep list fails
+on 3.11 and 3.12 and is sent on 3.13); Node's ``JSON.stringify`` decides by its stack size.
 """
 
 from __future__ import annotations
@@ -25,14 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from minisock.errors import ProtocolError
+from minisock.errors import MinisockError, ProtocolError
 from minisock.proto.eio import WirePacket
 
 __all__ = [
+    "MAX_OUTGOING_DEPTH",
     "RESERVED_EVENTS",
     "ClientSideDecoder",
     "Decoder",
     "DecoderLimits",
+    "PayloadTooDeepError",
     "SioPacket",
     "SioPacketType",
     "SocketIOProtocolError",
@@ -42,6 +50,8 @@ __all__ = [
     "encode",
     "engine_wires",
     "json_text",
+    "max_outgoing_depth",
+    "set_max_outgoing_depth",
 ]
 
 RESERVED_EVENTS = frozenset(
@@ -167,6 +177,7 @@ _JSON_ENCODER = json.JSONEncoder(
 
 
 def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
+    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python."""
     try:
         try:
             text = _JSON_ENCODER.encode(data)
@@ -177,7 +188,14 @@ def _dumps(data: Any, default: Callable[[object], object], attachments: list[byt
     except ValueError:
         # NaN or an infinity somewhere: JSON.stringify writes null. Rare, so walk only now.
         attachments.clear()
-        return _dumps(_finite(data), default, attachments)
+        try:
+            finite = _finite(data)
+        except RecursionError:
+            raise _too_deep(data) from None
+        return _dumps(finite, default, attachments)
+    except RecursionError:
+        # The interpreter gave up first (3.11, 3.12: about 1 000 levels; 3.13: 10 000).
+        raise _too_deep(data) from None
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -185,7 +203,112 @@ def _dumps(data: Any, default: Callable[[object], object], attachments: list[byt
             # A lone surrogate cannot be sent as UTF-8; JSON.stringify escapes it.
             attachments.clear()
             text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=default)
+    # A text of depth d has at least 2d characters: most texts stop at this comparison.
+    if len(text) > _outgoing_text_floor and _text_deeper_than(text, _outgoing_depth):
+        raise PayloadTooDeepError(_outgoing_depth)
     return text
+
+
+# ---------------------------------------------------------------------------------- outgoing depth
+
+MAX_OUTGOING_DEPTH = 256
+"""The default bound on an outgoing payload's nesting (arrays and objects, the packet's own
+argument array included). Far above what real data needs (the decoder accepts 32), far below
+where any supported Python's JSON encoder gives up, so the promise holds on every version."""
+_OUTGOING_DEPTH_CEILING = 512  # below 3.11's recursion limit (1 000), with room for the stack
+_outgoing_depth = MAX_OUTGOING_DEPTH
+_outgoing_text_floor = 2 * MAX_OUTGOING_DEPTH  # no shorter text can be deeper
+
+
+class PayloadTooDeepError(MinisockError, ValueError):
+    """An outgoing payload nests deeper than :func:`max_outgoing_depth`; nothing was sent."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"outgoing payload nested deeper than {limit} levels "
+            "(minisock.proto.sio.set_max_outgoing_depth)"
+        )
+        self.limit = limit
+
+
+def max_outgoing_depth() -> int:
+    """The nesting bound every encoded packet is checked against."""
+    return _outgoing_depth
+
+
+def set_max_outgoing_depth(depth: int) -> None:
+    """Set the outgoing nesting bound for the whole process (1 to 512).
+
+    Process-wide, like the interpreter's recursion limit it stands in for. Above 512 the
+    Python version would decide again (3.11 stops near 1 000 levels minus the call stack).
+    """
+    global _outgoing_depth, _outgoing_text_floor
+    if type(depth) is not int or not 1 <= depth <= _OUTGOING_DEPTH_CEILING:
+        raise ValueError(f"the outgoing depth must be an int from 1 to {_OUTGOING_DEPTH_CEILING}")
+    _outgoing_depth, _outgoing_text_floor = depth, 2 * depth
+
+
+def _too_deep(data: Any) -> Exception:
+    """What to raise when encoding ``data`` ran out of recursion: too deep by our bound, or
+    (only with a raised bound on a deep call stack) the interpreter's own RecursionError."""
+    if _nested_deeper_than(data, _outgoing_depth):
+        return PayloadTooDeepError(_outgoing_depth)
+    return RecursionError("JSON encoding ran out of stack below the outgoing depth bound")
+
+
+_KEEP_FOR_DEPTH = b'"[]{}'
+_DROP_FOR_DEPTH = bytes(c for c in range(256) if c not in _KEEP_FOR_DEPTH)
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def _text_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` (as this module writes it) nests deeper than ``limit``.
+
+    Byte operations only, each one pass in C: no walk over Python objects. Brackets inside
+    strings do not count: escaped backslashes and quotes go first, then every byte but quotes
+    and brackets, then the strings that held no bracket (``""``), then what strings remain
+    (every other piece between quotes). Each ``replace(b"[]", b"")`` then peels one level.
+    A depth over ``limit`` needs more than ``2 * limit`` brackets: checked on the way.
+    """
+    raw = text.encode("utf-8")
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = raw.translate(None, _DROP_FOR_DEPTH)
+    floor = 2 * limit
+    if len(kept) <= floor:
+        return False
+    kept = kept.replace(b'""', b"")
+    if b'"' in kept:
+        kept = b"".join(kept.split(b'"')[::2])
+    if len(kept) <= floor:
+        return False
+    brackets = kept.translate(_ONE_BRACKET_KIND)
+    for _ in range(limit):
+        brackets = brackets.replace(b"[]", b"")
+        if not brackets:
+            return False
+    return True
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists, tuples or dicts deeper than ``limit``.
+
+    Iterative (a recursive walk is what overflows), depth first, and it stops at the first
+    container past ``limit``: bounded even for a structure that contains itself.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, list | tuple):
+            children: Any = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        if level > limit:
+            return True
+        stack.extend((child, level + 1) for child in children)
+    return False
 
 
 def json_text(data: Any) -> str:
@@ -330,7 +453,9 @@ def _decode_text(
             data = _JSON_DECODER.decode(raw)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
-        if raw.count("[") + raw.count("{") > limits.max_depth and _depth(data) > limits.max_depth:
+        if raw.count("[") + raw.count("{") > limits.max_depth and _nested_deeper_than(
+            data, limits.max_depth
+        ):
             raise _fail("payload nested too deeply")
     _check_payload(kind, data, i < end, ack_id, attachments, limits, from_server)
     kind = _PLAIN_OF.get(kind, kind)  # a binary packet decodes to EVENT/ACK, even with 0
@@ -386,21 +511,6 @@ def _check_payload(
             raise _fail("invalid payload: too many arguments")
     if attachments and kind not in (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK):
         raise _fail("illegal attachments")
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of decoded JSON, iteratively (a recursive walk could overflow)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item)
-        elif isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item.values())
-    return deepest
 
 
 def _reconstruct(value: Any, buffers: list[bytes]) -> Any:

@@ -6,98 +6,12 @@
 // The server must run with --connect-auth (the websocket-only step needs it). Prints ONE JSON
 // line ({"ok", "reason", "steps", "screenshots", ...}) and exits 0 only if every step passed.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { runWalk } from "./page_kit.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const STEP_TIMEOUT_MS = 10_000;
 const OVERALL_TIMEOUT_MS = 60_000;
-
 const [baseUrl, shotDir] = process.argv.slice(2);
-const t0 = Date.now();
-const obs = { ok: false, reason: null, steps: [], screenshots: [], requests: [], websockets: [], pageErrors: [], console: [] };
-let context = null;
-let profile = null;
 
-function step(name, detail) {
-  obs.steps.push(detail === undefined ? [Date.now() - t0, name] : [Date.now() - t0, name, detail]);
-}
-
-async function finish(ok, reason) {
-  obs.ok = ok;
-  obs.reason = reason ?? null;
-  obs.elapsedMs = Date.now() - t0;
-  try {
-    if (context) await context.close();
-  } catch {
-    // leaving anyway
-  }
-  if (profile) rmSync(profile, { recursive: true, force: true });
-  process.stdout.write(JSON.stringify(obs) + "\n");
-  process.exit(ok ? 0 : 1);
-}
-setTimeout(() => finish(false, `overall timeout after ${OVERALL_TIMEOUT_MS} ms`), OVERALL_TIMEOUT_MS).unref();
-
-const text = (page, id) => page.locator(`#${id}`).innerText();
-
-/** Waits until #id's text satisfies `pred`; fails with what it last was. */
-async function waitText(page, id, pred, what) {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  let last = null;
-  while (Date.now() < deadline) {
-    last = await text(page, id);
-    if (pred(last)) {
-      step(what, last);
-      return last;
-    }
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`${what}: #${id} is ${JSON.stringify(last)} after ${STEP_TIMEOUT_MS} ms`);
-}
-
-async function shot(page, name) {
-  const path = join(shotDir, name);
-  await page.screenshot({ path, fullPage: true });
-  obs.screenshots.push(path);
-}
-
-async function main() {
-  profile = mkdtempSync(join(tmpdir(), "minisock-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 1000 },
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.on("pageerror", (err) => obs.pageErrors.push(String(err)));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") obs.console.push(msg.text());
-  });
-  page.on("request", (req) => {
-    const url = new URL(req.url());
-    if (!url.pathname.startsWith("/socket.io/")) return;
-    obs.requests.push({
-      method: req.method(),
-      transport: url.searchParams.get("transport"),
-      sid: url.searchParams.has("sid"),
-      authorization: "authorization" in req.headers(),
-    });
-  });
-  page.on("websocket", (ws) => obs.websockets.push(new URL(ws.url()).search));
-
+async function walk(page, { obs, step, shot, waitText }) {
   await page.goto(baseUrl);
   step("loaded", await page.title());
   if (await page.evaluate(() => typeof window.io) !== "function") throw new Error("socket.io.min.js did not load");
@@ -149,15 +63,10 @@ async function main() {
   await waitText(page, "state", (t) => t === "connect error", "state after refusal");
   await shot(page, "04-connect-error.png");
   await page.click("#logout-button");
-
-  if (obs.pageErrors.length) throw new Error(`page errors: ${obs.pageErrors}`);
 }
 
 if (!baseUrl || !shotDir) {
-  await finish(false, "usage: node jwt_page.mjs <base-url> <screenshot-dir>");
-} else {
-  main().then(
-    () => finish(true, null),
-    (err) => finish(false, String(err?.stack ?? err)),
-  );
+  process.stdout.write(JSON.stringify({ ok: false, reason: "usage: node jwt_page.mjs <base-url> <screenshot-dir>" }) + "\n");
+  process.exit(1);
 }
+await runWalk(shotDir, OVERALL_TIMEOUT_MS, walk);

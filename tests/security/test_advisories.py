@@ -54,7 +54,7 @@ from minisock import (
     TokenError,
 )
 from minisock.proto import ws
-from minisock.proto.sio import Decoder, SocketIOProtocolError
+from minisock.proto.sio import Decoder, PayloadTooDeepError, SocketIOProtocolError
 from minisock.testing import (
     EventRecorder,
     HttpClient,
@@ -1668,8 +1668,10 @@ async def test_d01_an_outgoing_packet_that_cannot_be_encoded_stays_in_its_sessio
     autojump_clock: trio.testing.MockClock, how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """D01 / socket.io 4.8.4 (c): the application itself emits a 5 000-deep structure (or
-    returns one, or a set, as an ack). The encoder's error is contained: it is logged, the
-    other sessions are served, and the server goes on."""
+    returns one, or a set, as an ack). The encoder refuses it on every Python version (the
+    outgoing depth bound, 256, not the interpreter's recursion limit: 3.13 alone would encode
+    5 000 levels) and the error is contained: it is logged, nothing deep is sent, the client
+    gets its answer (an empty ack, or a refused namespace), the other sessions are served."""
     app = SioApp()
     deep = deep_list(5000)
     sio = app.sio
@@ -1702,8 +1704,16 @@ async def test_d01_an_outgoing_packet_that_cannot_be_encoded_stays_in_its_sessio
                 await client.send_text('421["make"]')
             await settle()
             await bystander.check()
+            answer = await recv(client)
             await client.aclose()
-    assert any(record.exc_info for record in caplog.records), "the failure was not logged"
+    if how == "connect-emit":
+        assert answer == '44/deep,{"message":"Internal server error"}', answer
+    else:
+        assert answer == "431[]", answer  # the ack, and nothing before it
+    failures = [record.exc_info[1] for record in caplog.records if record.exc_info]
+    expected = TypeError if how == "ack-unserializable" else PayloadTooDeepError
+    assert failures, "the failure was not logged"
+    assert all(isinstance(failure, expected) for failure in failures), failures
 
 
 # ################################################################ §5 design rows
