@@ -225,8 +225,7 @@ class RecoveryStore:
             return "another identity"
         seq = self._seq_of(offset)
         if seq is None:
-            del self._sessions[pid]
-            return "offset unknown or too old"
+            return "offset unknown or too old"  # kept: the reference keeps it too
         count = size = 0
         for entry in self._after(seq, session.rooms):
             count += 1
@@ -247,9 +246,7 @@ class RecoveryStore:
         first = self._next_seq - len(self._log)
         start = max(0, seq - first + 1)
         return [
-            entry
-            for entry in itertools.islice(self._log, start, None)
-            if _selects(entry, rooms)
+            entry for entry in itertools.islice(self._log, start, None) if _selects(entry, rooms)
         ]
 
 
