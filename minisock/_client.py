@@ -25,6 +25,7 @@ import trio
 
 from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
+from minisock.proto.recovery import RECOVERABLE_REASONS, Claim, KeptSession
 from minisock.proto.sio import (
     Decoder,
     SioPacket,
@@ -32,7 +33,6 @@ from minisock.proto.sio import (
     SocketIOProtocolError,
     engine_wires,
 )
-from minisock.proto.recovery import RECOVERABLE_REASONS, Claim, KeptSession
 from minisock.proto.sio_session import SioSession
 from minisock.proto.token_bucket import RateLimit, TokenBucket
 from minisock.socket import Socket
