@@ -26,7 +26,8 @@ import trio
 from minisock._client import Client
 from minisock._timers import TimerHeap
 from minisock.adapters import Adapter
-from minisock.adapters.local import LocalAdapter
+from minisock import trace
+from minisock.adapters.local import OFFSET_EPOCH, LocalAdapter
 from minisock.auth import JWTAuth
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
@@ -97,6 +98,8 @@ class Server:
         """Per-socket limit on incoming events (``Namespace.rate_limit`` overrides it)."""
         self.recovery = connection_state_recovery
         """Connection state recovery (see ``minisock/proto/recovery.py``), off by default."""
+        if connection_state_recovery is not None:
+            trace.mark_offsets(OFFSET_EPOCH)
         self.stats = ServerStats()
         """What the server dropped: volatile packets, rate-limited events."""
         self.inline_handlers = inline_handlers
