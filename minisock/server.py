@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_chec
 
 import trio
 
+from minisock import trace
 from minisock._client import Client
 from minisock._timers import TimerHeap
 from minisock.adapters import Adapter
-from minisock import trace
 from minisock.adapters.local import OFFSET_EPOCH, LocalAdapter
 from minisock.auth import JWTAuth
 from minisock.broadcast import BroadcastOperator

@@ -21,7 +21,7 @@
 // until it is opened again (so the client's reconnection waits for the test).
 //
 // Scenarios: recover, expired (the server keeps sessions 1 s; the cut lasts 2 s), on-purpose,
-// forged, kinds.
+// forged, kinds; and suite, against examples/socketio_suite.py --recovery.
 
 import net from "node:net";
 import { io } from "socket.io-client";
@@ -203,6 +203,28 @@ const scenarios = {
     if (results.some((r) => r.recovered || r.sameId || r.rooms.length))
       return ["a forged CONNECT recovered", extra];
     if (!a.recovered || a.id !== before.id) return ["the real client did not recover", extra];
+    return [null, extra];
+  },
+
+  // Against examples/socketio_suite.py --recovery (minisock only: the flag is ours).
+  async suite() {
+    const link = await proxy();
+    const a = await connect(link.url);
+    const echoed = new Promise((resolve) => a.once("message-back", (...all) => resolve(all)));
+    a.emit("message", "hi");
+    const args = await echoed;
+    const before = a.id;
+    const gone = once(a, "disconnect");
+    link.cut();
+    await gone;
+    await sleep(200);
+    const back = once(a, "connect");
+    link.open();
+    await back;
+    const extra = { args, recovered: a.recovered, sameId: a.id === before };
+    if (args.length !== 2 || args[0] !== "hi" || typeof args[1] !== "string")
+      return ["message-back carries no offset", extra];
+    if (!a.recovered || a.id !== before) return ["not recovered", extra];
     return [null, extra];
   },
 

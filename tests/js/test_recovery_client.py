@@ -20,6 +20,7 @@ from typing import Any
 import _node
 import pytest
 import trio
+from _server_process import ServerProcess, python_example
 
 from minisock import AckTimeoutError, Recovery, Server, SessionClosedError, Socket
 
@@ -158,3 +159,12 @@ async def test_middlewares_run_again_unless_skipped() -> None:
     async with minisock_url(60, False) as (url, _):
         report = await run("recover", url)
     assert reference["state"]["data"] == report["state"]["data"] == {"mw": 2, "k": "v"}
+
+
+async def test_the_suite_example_serves_recovery_with_its_flag() -> None:
+    server = ServerProcess(python_example("socketio_suite.py", "--recovery", "60"))
+    try:
+        port = await trio.to_thread.run_sync(server.wait_for_port)
+        await run("suite", f"http://127.0.0.1:{port}")
+    finally:
+        server.kill()  # this process only, by its own handle

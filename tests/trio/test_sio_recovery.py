@@ -64,7 +64,7 @@ async def recv(ws: WsClient) -> str:
 async def connect(sio: Server, auth: dict[str, Any] | None = None) -> tuple[WsClient, Any]:
     """A WebSocket session and its CONNECT to ``/``; returns it and the CONNECT answer."""
     ws = await WsClient.connect(memory_connection(sio.engine), "127.0.0.1", WS_TARGET)
-    assert (await ws.receive()).startswith("0")  # type: ignore[union-attr]
+    assert (await recv(ws)).startswith("0")
     await ws.send_text("40" + (json.dumps(auth) if auth is not None else ""))
     answer = await recv(ws)
     assert answer[:2] in ("40", "44"), answer
