@@ -187,11 +187,15 @@ class Client:
         middlewares = [] if skip else namespace.middlewares
         refusal: tuple[str, Any] | None = None
         try:
+            if claim is not None:
+                # Back in its rooms before any middleware runs, as in the reference: what is
+                # sent to it meanwhile is held after the missed events, and logged once.
+                namespace.add(socket)
+                self._restore(socket, claim)
             for middleware in middlewares:
                 await middleware(socket, socket.auth)
-            namespace.add(socket)
-            if claim is not None:
-                self._restore(socket, claim)
+            if claim is None:
+                namespace.add(socket)
             self.sockets[nsp_name] = socket
             if socket.expires_at < self.timer_at:
                 self.server.schedule(self)  # its token's expiry

@@ -238,8 +238,8 @@ class RecoveryStore:
 
     def missed(self, claim: Claim) -> list[list[Any]]:
         """The logged events after the claim's offset that the session's rooms select, in
-        order, each ending with its offset. Asked when the socket joins its rooms again, so
-        that events sent while its middlewares ran are not lost."""
+        order, each ending with its offset. Asked in the same step as the socket joins its
+        rooms again, so that no event falls between the log and the rooms."""
         return [entry.data for entry in self._after(claim.after_seq, claim.session.rooms)]
 
     def _after(self, seq: int, rooms: frozenset[str]) -> list[_Logged]:

@@ -264,3 +264,37 @@ async def test_with_jwt_the_token_is_checked_again_and_must_name_the_same_user(
         await trio.sleep(31)
         assert sid not in sio.sockets.sockets  # "token expired": not outliving the token
         assert len(sio.sockets.adapter.recovery or ()) == 0  # and not kept either
+
+
+async def test_what_happens_while_the_middlewares_run_again_arrives_once_in_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """With ``skip_middlewares=False`` a middleware may emit, and broadcasts may come, while
+    a recovered socket connects: each arrives once, after the missed events."""
+    sio = app(connection_state_recovery=Recovery(skip_middlewares=False))
+    during = trio.Event()
+
+    @sio.use
+    async def greet(socket: Socket, auth: dict[str, Any]) -> None:
+        if socket.recovered:
+            await socket.emit("mw-hello")
+            during.set()
+            await trio.sleep(1)
+
+    async with serving(sio):
+        ws, sid, pid, offset = await joined(sio)
+        await cut(sio, ws)
+        await sio.to("r").emit("missed")
+        async with trio.open_nursery() as nursery:
+
+            async def broadcast_during() -> None:
+                await during.wait()
+                await sio.to("r").emit("during")
+
+            nursery.start_soon(broadcast_during)
+            back, answer = await connect(sio, {"pid": pid, "offset": offset})
+        assert answer == {"sid": sid, "pid": pid}
+        names = [(await event(back))[0] for _ in range(3)]
+        assert names == ["missed", "mw-hello", "during"]
+        await back.send_text('42["join","r"]')
+        assert (await event(back))[0] == "joined"  # nothing else was queued before it
