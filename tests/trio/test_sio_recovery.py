@@ -298,3 +298,18 @@ async def test_what_happens_while_the_middlewares_run_again_arrives_once_in_orde
         assert names == ["missed", "mw-hello", "during"]
         await back.send_text('42["join","r"]')
         assert (await event(back))[0] == "joined"  # nothing else was queued before it
+
+
+async def test_a_missed_binary_event_comes_back_with_its_attachment(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = app(connection_state_recovery=RECOVERY)
+    async with serving(sio):
+        ws, sid, pid, offset = await joined(sio)
+        await cut(sio, ws)
+        await sio.to(sid).emit("bin", b"\x01\x02")  # to its own room: logged while it is away
+        back, answer = await connect(sio, {"pid": pid, "offset": offset})
+        assert answer["sid"] == sid
+        head = await recv(back)
+        assert head.startswith('451-["bin",{"_placeholder":true,"num":0},"'), head
+        assert await back.receive() == b"\x01\x02"
