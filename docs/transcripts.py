@@ -51,6 +51,7 @@ from minisock import (
     EngineSocket,
     JWTAuth,
     JWTVerifier,
+    Recovery,
     Request,
     RequestRefusedError,
     Response,
@@ -58,6 +59,7 @@ from minisock import (
     Socket,
     trace,
 )
+from minisock.adapters.local import OFFSET_EPOCH
 from minisock.proto import ws_handshake
 from minisock.testing import memory_connection, running_server
 from minisock.trace import WireEntry
@@ -495,7 +497,8 @@ def _meaning(entry: WireEntry) -> str:
         # The raw column already shows the payload: keep type, namespace, ack id, attachments.
         inner = meaning.split(" = ", 1)[1]
         head = re.match(r"Socket\.IO \w+ [^ ,]*(?:, ack id \d+)?(?:, \d+ attachment\(s\))?", inner)
-        return head.group(0) if head else inner
+        offset = re.search(r", offset \S+$", inner)  # connection state recovery's annotation
+        return (head.group(0) + (offset.group(0) if offset else "")) if head else inner
     return meaning
 
 
@@ -949,6 +952,46 @@ async def _jwt_connect_auth(run: Run) -> str:
     await _exchange(run, peer, f'40{{"token":"{forged}"}}', expect=1)
     await _exchange(run, peer, f'40{{"token":"{make_token()}"}}', expect=2)
     return run.transcript()
+
+
+_RECOVERY_SERVERS: list[Server] = []
+
+
+def recovery_server() -> Server:
+    """Connection state recovery on; ``join`` joins a room and says so."""
+    sio = Server(connection_state_recovery=Recovery(max_disconnection_duration=120))
+    _RECOVERY_SERVERS[:] = [sio]
+
+    @sio.on("join")
+    async def join(socket: Socket, room: str) -> None:
+        socket.join(room)
+        await socket.emit("joined", room)
+
+    return sio
+
+
+def _handshakes(entry: WireEntry) -> bool:
+    """The WebSocket handshakes and open packets, which section 5 shows already."""
+    return entry.transport == "http" or entry.meaning.startswith("open")
+
+
+@transcript("recovery", recovery_server)
+async def _recovery(run: Run) -> str:
+    """Connect, get an offset, lose the transport, miss a broadcast, come back."""
+    sio_server = _RECOVERY_SERVERS[0]
+    peer = await _sio_websocket(run)
+    await _exchange(run, peer, "40")
+    answer = json.loads(str(await peer.ws_read())[2:])
+    await _exchange(run, peer, '42["join","news"]')
+    offset = json.loads(str(await peer.ws_read())[2:])[-1]
+    await peer.aclose()  # the transport is lost: no close frame, no DISCONNECT
+    await run.settle()
+    await sio_server.to("news").emit("headline", "recovery works")
+    await run.settle()
+    back = await _sio_websocket(run)
+    await _exchange(run, back, f'40{{"pid":"{answer["pid"]}","offset":"{offset}"}}', expect=2)
+    text = run.transcript(sessions=True, drop=_handshakes)
+    return text.replace(answer["pid"], "<pid#1>").replace(OFFSET_EPOCH, "<epoch>")
 
 
 # ============================================================================ error tables

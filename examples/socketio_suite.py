@@ -5,7 +5,8 @@
 Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNECT payload;
 on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
 both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
-connectTimeout 1000 ms by default, as the suite assumes.
+connectTimeout 1000 ms by default, as the suite assumes. ``--recovery SECONDS`` turns on
+connection state recovery with that ``max_disconnection_duration``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import logging
 from typing import Any
 
-from minisock import Server, Socket, trace
+from minisock import Recovery, Server, Socket, trace
 from minisock.adapters import AdapterFactory, cluster_adapter
 from minisock.adapters.local import LocalAdapter
 from minisock.runner import run
@@ -28,12 +29,14 @@ def build_server(
     ping_interval_ms: int = 300,
     ping_timeout_ms: int = 200,
     connect_timeout_ms: int = 1000,
+    recovery: Recovery | None = None,
 ) -> Server:
     sio = Server(
         adapter=adapter,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
+        connection_state_recovery=recovery,
     )
 
     async def send_auth(socket: Socket, auth: dict[str, Any]) -> None:
@@ -63,6 +66,7 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
     parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument("--recovery", type=float, metavar="SECONDS", help="state recovery")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -72,6 +76,7 @@ def main() -> None:
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
         connect_timeout_ms=args.connect_timeout,
+        recovery=Recovery(max_disconnection_duration=args.recovery) if args.recovery else None,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown

@@ -21,6 +21,7 @@ from minisock.errors import (
 )
 from minisock.namespace import Namespace
 from minisock.parent_namespace import ParentNamespace
+from minisock.proto.recovery import Recovery
 from minisock.proto.token_bucket import RateLimit
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
@@ -51,6 +52,7 @@ __all__ = [
     "ParentNamespace",
     "ProtocolError",
     "RateLimit",
+    "Recovery",
     "RemoteSocket",
     "Request",
     "RequestRefusedError",

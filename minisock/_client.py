@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -24,6 +25,7 @@ import trio
 
 from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
+from minisock.proto.recovery import RECOVERABLE_REASONS, Claim, KeptSession
 from minisock.proto.sio import (
     Decoder,
     SioPacket,
@@ -179,11 +181,21 @@ class Client:
         if self.server.auth is not None and not self._authenticate(socket):
             namespace.release_if_empty()
             return
+        recovery = self.server.recovery
+        claim = self._recover(socket) if recovery is not None else None
+        skip = claim is not None and recovery is not None and recovery.skip_middlewares
+        middlewares = [] if skip else namespace.middlewares
         refusal: tuple[str, Any] | None = None
         try:
-            for middleware in namespace.middlewares:
+            if claim is not None:
+                # Back in its rooms before any middleware runs, as in the reference: what is
+                # sent to it meanwhile is held after the missed events, and logged once.
+                namespace.add(socket)
+                self._restore(socket, claim)
+            for middleware in middlewares:
                 await middleware(socket, socket.auth)
-            namespace.add(socket)
+            if claim is None:
+                namespace.add(socket)
             self.sockets[nsp_name] = socket
             if socket.expires_at < self.timer_at:
                 self.server.schedule(self)  # its token's expiry
@@ -211,6 +223,36 @@ class Client:
                 await self._run_disconnect(handler, socket, socket.gone_reason)
             return
         self.commit(socket)
+
+    def _recover(self, socket: Socket) -> Claim | None:
+        """Connection state recovery: a CONNECT naming a kept session (``pid`` and the last
+        ``offset``, both strings, as the reference requires) takes it over, if the identity
+        just checked is the one it was kept with. Anything else is a new socket."""
+        pid, offset = socket.auth.get("pid"), socket.auth.get("offset")
+        adapter = socket.namespace.adapter
+        claim = None
+        if isinstance(pid, str) and isinstance(offset, str) and adapter.recovery is not None:
+            claim = adapter.restore_session(pid, offset, socket.identity)
+        if claim is None:
+            socket.pid = secrets.token_urlsafe(15)
+            return None
+        kept = claim.session
+        socket.sid, socket.pid, socket.data = kept.sio_sid, kept.pid, kept.data
+        socket.recovered = True
+        log.debug("connection state recovered for %s", socket.nsp)
+        return claim
+
+    def _restore(self, socket: Socket, claim: Claim) -> None:
+        """Back in its rooms, and the events it missed queued first, in one step with no
+        wait, so that no event falls between the log and the rooms."""
+        adapter = socket.namespace.adapter
+        assert adapter.recovery is not None and socket._held is not None
+        adapter.add(socket.sid, claim.session.rooms)
+        missed = [
+            engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data))
+            for data in adapter.recovery.missed(claim)
+        ]
+        socket._held[:0] = missed
 
     def commit(self, socket: Socket) -> None:
         """Acknowledge a connecting socket now: CONNECT goes out, then what it held back."""
@@ -379,6 +421,16 @@ class Client:
         was_connected = socket.connected
         if not was_connected:
             socket.gone_reason = reason  # its connect handler is still running
+        elif socket.pid is not None and reason in RECOVERABLE_REASONS:
+            kept = KeptSession(
+                socket.sid,
+                socket.pid,
+                socket.rooms,
+                socket.data,
+                socket.identity,
+                trio.current_time(),
+            )
+            socket.namespace.adapter.persist_session(kept)
         socket.namespace.remove(socket)
         self.state.disconnected(socket.nsp)
         socket.mark_closed()

@@ -46,6 +46,8 @@ import trio
 
 from minisock.adapters import AckCallbacks, Adapter, BroadcastOptions, RoomListener
 from minisock.namespace import H, Middleware, Namespace
+from minisock.proto.eio import WirePacket
+from minisock.proto.recovery import Claim, KeptSession, RecoveryStore
 from minisock.proto.rooms import RoomEvent
 from minisock.proto.sio import SioPacket
 
@@ -173,11 +175,12 @@ class ParentNamespace(Namespace):
 class ParentAdapter:
     """A parent's adapter: what it is asked, it asks of each child's adapter (rule 4)."""
 
-    __slots__ = ("listeners", "namespace")
+    __slots__ = ("listeners", "namespace", "recovery")
 
     def __init__(self, namespace: ParentNamespace) -> None:
         self.namespace: Namespace = namespace
         self.listeners: dict[str, list[RoomListener]] = {}
+        self.recovery: RecoveryStore | None = None  # each child keeps its own sessions
 
     def _children(self) -> list[Namespace]:
         parent = self.namespace
@@ -190,6 +193,24 @@ class ParentAdapter:
 
     def remove(self, sio_sid: str, room: str) -> None:
         pass
+
+    def stamp(self, packet: SioPacket) -> tuple[SioPacket, list[WirePacket]]:
+        raise TypeError("a parent namespace has no sockets of its own")
+
+    def record(
+        self,
+        packet: SioPacket,
+        wires: list[WirePacket],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+    ) -> None:
+        raise TypeError("a parent namespace has no sockets of its own")
+
+    def persist_session(self, session: KeptSession) -> None:
+        raise TypeError("a parent namespace has no sockets of its own")
+
+    def restore_session(self, pid: str, offset: str, identity: Any) -> Claim | None:
+        return None
 
     def remove_all(self, sio_sid: str) -> None:
         pass

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_chec
 
 import trio
 
+from minisock import trace
 from minisock._client import Client
 from minisock._timers import TimerHeap
 from minisock.adapters import Adapter
-from minisock.adapters.local import LocalAdapter
+from minisock.adapters.local import OFFSET_EPOCH, LocalAdapter
 from minisock.auth import JWTAuth
 from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
@@ -34,6 +35,7 @@ from minisock.engine_socket import EngineSocket
 from minisock.namespace import Handler, Middleware, Namespace
 from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
+from minisock.proto.recovery import Recovery
 from minisock.proto.sio import DecoderLimits
 from minisock.proto.token_bucket import RateLimit
 from minisock.stats import ServerStats
@@ -84,6 +86,7 @@ class Server:
         cleanup_empty_child_namespaces: bool = False,
         max_namespaces: int = 1000,
         rate_limit: RateLimit | None = None,
+        connection_state_recovery: Recovery | None = None,
         **engine_options: Any,
     ) -> None:
         self.auth = auth
@@ -93,6 +96,10 @@ class Server:
         """The bound on child namespaces at once (CONNECTs beyond it are refused)."""
         self.rate_limit = rate_limit
         """Per-socket limit on incoming events (``Namespace.rate_limit`` overrides it)."""
+        self.recovery = connection_state_recovery
+        """Connection state recovery (see ``minisock/proto/recovery.py``), off by default."""
+        if connection_state_recovery is not None:
+            trace.mark_offsets(OFFSET_EPOCH)
         self.stats = ServerStats()
         """What the server dropped: volatile packets, rate-limited events."""
         self.inline_handlers = inline_handlers

@@ -85,6 +85,8 @@ class Socket:
         "identity",
         "issued",
         "namespace",
+        "pid",
+        "recovered",
         "sid",
     )
 
@@ -112,6 +114,10 @@ class Socket:
         self._acks: dict[int, AckCallback] = {}
         self.hooks: SocketHooks | None = None
         """Middlewares, catch-all listeners, rate-limit bucket: made on first use."""
+        self.pid: str | None = None
+        """The private session id of connection state recovery (``None`` when it is off)."""
+        self.recovered = False
+        """Whether this socket took over a kept session (same sid, rooms, ``data``)."""
 
     # ---------------------------------------------------------------- who
 
@@ -234,6 +240,9 @@ class Socket:
         return ack_value(slot.args)
 
     async def _send(self, packet: SioPacket) -> None:
+        if self.pid is not None and packet.id is None:
+            await self._send_recorded(packet)
+            return
         wires = engine_wires(packet)
         if self._held is not None:
             self._held.append(wires)
@@ -242,6 +251,29 @@ class Socket:
         if not self.connected:
             raise SessionClosedError("socket is disconnected")
         await self.engine.send_wires(wires)
+
+    async def _send_recorded(self, packet: SioPacket) -> None:
+        """With recovery on, an event without ack is logged with an offset, as Node's
+        ``socket.emit`` broadcasts it to the socket's own room. It is stamped and logged
+        only once it is queued, so the log's order stays the order on the wire."""
+        adapter = self.namespace.adapter
+        own_room = frozenset((self.sid,))
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            stamped, wires = adapter.stamp(packet)
+            if self._held is not None:
+                self._held.append(wires)
+            elif not self.connected:
+                raise SessionClosedError("socket is disconnected")
+            else:
+                try:
+                    self.engine.send_wires_nowait(wires)
+                except trio.WouldBlock:
+                    await self.engine.wait_changed()
+                    continue
+            adapter.record(stamped, wires, own_room, frozenset())
+            break
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     def deliver_nowait(self, wires: list[WirePacket], volatile: bool = False) -> None:
         """Queue a broadcast packet; a client that cannot keep up is disconnected.
@@ -395,7 +427,8 @@ class Socket:
         """Connected: send the CONNECT ack, then what the connect handler emitted."""
         held, self._held = self._held or [], None
         self.connected = True
-        wires = engine_wires(SioPacket(SioPacketType.CONNECT, self.nsp, {"sid": self.sid}))
+        answer = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
+        wires = engine_wires(SioPacket(SioPacketType.CONNECT, self.nsp, answer))
         for packet_wires in held:
             wires += packet_wires
         self.engine.send_protocol_nowait(wires)  # one batch: the ack first, then the rest

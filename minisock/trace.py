@@ -52,6 +52,13 @@ class WireEntry:
 class _Settings:
     show_sids = False
     aliases: dict[str, str] = {}  # noqa: RUF012 - module-level singleton state
+    offset_tail: re.Pattern[str] | None = None
+
+
+def mark_offsets(epoch: str) -> None:
+    """Connection state recovery is on: an EVENT whose last argument is a string starting
+    with ``epoch`` is annotated with that offset."""
+    _Settings.offset_tail = re.compile(r',"(' + re.escape(epoch) + r'[0-9a-f]+)"\]$')
 
 
 def configure(*, show_sids: bool = False) -> None:
@@ -107,7 +114,16 @@ def describe_sio(text: str) -> str:
     digits = len(rest) - len(rest.lstrip("0123456789"))
     ack = f", ack id {rest[:digits]}" if digits else ""
     payload = f" {rest[digits:]}" if rest[digits:] else ""
-    return f"Socket.IO {name} {nsp}{ack}{attachments}{_short(payload)}"
+    offset = ""
+    tail = _Settings.offset_tail
+    if (
+        tail is not None
+        and not digits
+        and name.endswith("EVENT")
+        and (found := tail.search(payload))
+    ):
+        offset = f", offset {found.group(1)}"
+    return f"Socket.IO {name} {nsp}{ack}{attachments}{_short(payload)}{offset}"
 
 
 def describe_eio(wire: str | bytes) -> str:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from minisock.proto.eio import WirePacket
+from minisock.proto.recovery import Claim, KeptSession, RecoveryStore
 from minisock.proto.sio import SioPacket
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ class Adapter(Protocol):
     """What a namespace needs from an adapter."""
 
     namespace: Namespace
+    recovery: RecoveryStore | None
+    """The kept sessions and the log of offsets, with connection state recovery on."""
 
     # Membership of this server's sockets: local and synchronous.
     def add(self, sio_sid: str, rooms: Iterable[str]) -> None: ...
@@ -80,6 +84,18 @@ class Adapter(Protocol):
     def close(self) -> None:
         """The namespace is gone: release what the adapter holds (Redis subscriptions)."""
         ...
+
+    # Connection state recovery, this server's share (only with ``recovery`` set).
+    def stamp(self, packet: SioPacket) -> tuple[SioPacket, list[WirePacket]]: ...
+    def record(
+        self,
+        packet: SioPacket,
+        wires: list[WirePacket],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+    ) -> None: ...
+    def persist_session(self, session: KeptSession) -> None: ...
+    def restore_session(self, pid: str, offset: str, identity: Any) -> Claim | None: ...
 
     # Operations on the sockets of every server (of this one only with ``opts.local``).
     async def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> None: ...

@@ -12,14 +12,17 @@ others. Until the first listener is added, the registry is not even asked to rep
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
+from minisock.proto.eio import WirePacket
+from minisock.proto.recovery import Claim, KeptSession, RecoveryStore
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
-from minisock.proto.sio import SioPacket, engine_wires
+from minisock.proto.sio import SioPacket, SioPacketType, engine_wires
 from minisock.socket_hooks import notify
 
 if TYPE_CHECKING:
@@ -31,16 +34,22 @@ __all__ = ["LocalAdapter"]
 
 log = logging.getLogger("minisock.adapter")
 
+OFFSET_EPOCH = secrets.token_urlsafe(6)
+"""Starts every offset this process gives: a client coming back from another process (or
+from before a restart) names an offset that does not parse here, so it is a new socket."""
+
 
 class LocalAdapter:
     """The sockets of this process only."""
 
-    __slots__ = ("_listeners", "namespace", "registry")
+    __slots__ = ("_listeners", "namespace", "recovery", "registry")
 
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
         self.registry = RoomRegistry()
         self._listeners: dict[RoomEvent, list[RoomListener]] | None = None  # until one listens
+        config = namespace.server.recovery
+        self.recovery = RecoveryStore(config, OFFSET_EPOCH) if config is not None else None
 
     def add(self, sio_sid: str, rooms: Iterable[str]) -> None:
         if self._listeners is None:
@@ -112,12 +121,65 @@ class LocalAdapter:
 
     def deliver(self, packet: SioPacket, opts: BroadcastOptions) -> None:
         """Encode once, then hand the same wire packets to every target, never waiting on one."""
-        wires = engine_wires(packet)
         volatile = opts.volatile
+        if self.recovery is not None and packet.type is SioPacketType.EVENT and not volatile:
+            stamped, wires = self.stamp(packet)
+            self.record(stamped, wires, opts.rooms, opts.except_rooms)
+        else:
+            wires = engine_wires(packet)
         for socket in self.local_targets(opts):
             if socket.hooks is not None:  # Node notifies before the volatile check
                 notify(socket.hooks.any_outgoing, packet.data)
             socket.deliver_nowait(wires, volatile)
+
+    # ---------------------------------------------------------------- recovery
+
+    def stamp(self, packet: SioPacket) -> tuple[SioPacket, list[WirePacket]]:
+        """``packet`` with the next offset as its last argument, and its wire packets. Not
+        in the log until :meth:`record` (a send that waits for room stamps again)."""
+        assert self.recovery is not None
+        data = [*packet.data, self.recovery.next_offset()]
+        stamped = SioPacket(packet.type, packet.nsp, data)
+        return stamped, engine_wires(stamped)
+
+    def record(
+        self,
+        packet: SioPacket,
+        wires: list[WirePacket],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+    ) -> None:
+        """Log a stamped event as sent to ``rooms`` minus ``except_rooms``."""
+        assert self.recovery is not None
+        size = sum(len(wire) for wire in wires)
+        dropped = self.recovery.record(packet.data, rooms, except_rooms, size, trio.current_time())
+        if dropped:
+            log.warning(
+                "recovery log of %s full: dropped its %d oldest event(s); sockets that "
+                "missed them will come back as new sockets",
+                self.namespace.name,
+                dropped,
+            )
+
+    def persist_session(self, session: KeptSession) -> None:
+        """Keep a socket's session for ``max_disconnection_duration``."""
+        assert self.recovery is not None
+        evicted = self.recovery.persist(session)
+        if evicted is not None:
+            log.warning(
+                "recovery store of %s full (%d sessions): dropped the oldest one",
+                self.namespace.name,
+                len(self.recovery),
+            )
+
+    def restore_session(self, pid: str, offset: str, identity: Any) -> Claim | None:
+        """Claim the session ``pid`` for a reconnecting client, or ``None`` (a new socket)."""
+        assert self.recovery is not None
+        claim = self.recovery.claim(pid, offset, identity, trio.current_time())
+        if isinstance(claim, str):
+            log.info("connection state not recovered in %s: %s", self.namespace.name, claim)
+            return None
+        return claim
 
     def deliver_with_ack(
         self, packet: SioPacket, opts: BroadcastOptions, callbacks: AckCallbacks

@@ -609,8 +609,10 @@ class RedisAdapter(LocalAdapter):
 
     def on_broadcast(self, channel: str, data: bytes) -> None:
         room = self.channels.room_of(channel)
-        if room is None or (room and not self.registry.has_members(room)):
-            return  # not ours, or a room with no member here: not even decoded
+        if room is None or (room and self.recovery is None and not self.registry.has_members(room)):
+            # Not ours, or a room with no member here: not even decoded. With recovery on,
+            # every event is logged here, for the sockets that may come back to this server.
+            return
         message = decode_broadcast(data, self.bus.limits)
         if message.uid == self.bus.uid or message.packet.nsp != self.namespace.name:
             return
