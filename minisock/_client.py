@@ -24,13 +24,7 @@ import trio
 
 from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
-from minisock.proto.sio import (
-    Decoder,
-    SioPacket,
-    SioPacketType,
-    SocketIOProtocolError,
-    engine_wires,
-)
+from minisock.proto.sio import SioPacket, SioPacketType, SocketIOProtocolError
 from minisock.proto.sio_session import SioSession
 from minisock.proto.token_bucket import RateLimit, TokenBucket
 from minisock.socket import Socket
@@ -67,7 +61,7 @@ class Client:
     def __init__(self, server: Server, engine: EngineSocket, now: float) -> None:
         self.server = server
         self.engine = engine
-        self.decoder = Decoder(server.decoder_limits)
+        self.decoder = server.parser.decoder(server.decoder_limits)
         self.state = SioSession(now, server.connect_timeout)
         self.sockets: dict[str, Socket] = {}
         """Sockets by namespace name (connecting ones included)."""
@@ -288,7 +282,7 @@ class Client:
         if data is not None:
             body["data"] = data
         packet = SioPacket(SioPacketType.CONNECT_ERROR, nsp_name, body)
-        self.engine.send_protocol_nowait(engine_wires(packet))
+        self.engine.send_protocol_nowait(self.server.parser.engine_wires(packet))
 
     def _over_limit(self, socket: Socket, limit: RateLimit) -> bool:
         """Take a token for one event of ``socket``; over the limit, drop it (or disconnect)."""

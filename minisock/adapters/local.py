@@ -19,7 +19,7 @@ import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
-from minisock.proto.sio import SioPacket, engine_wires
+from minisock.proto.sio import SioPacket
 from minisock.socket_hooks import notify
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class LocalAdapter:
 
     def deliver(self, packet: SioPacket, opts: BroadcastOptions) -> None:
         """Encode once, then hand the same wire packets to every target, never waiting on one."""
-        wires = engine_wires(packet)
+        wires = self.namespace.engine_wires(packet)
         volatile = opts.volatile
         for socket in self.local_targets(opts):
             if socket.hooks is not None:  # Node notifies before the volatile check
@@ -125,7 +125,7 @@ class LocalAdapter:
         """One ack id for every target (it comes from the namespace's counter, so it is free
         on each of them), so the packet is still encoded once."""
         ack_id = self.namespace.next_ack_id()
-        wires = engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
+        wires = self.namespace.engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
         targets = self.local_targets(opts)
 
         def answered(args: list[Any] | None) -> None:
