@@ -43,11 +43,13 @@ async def test_a_json_client_on_a_msgpack_server_is_closed_as_a_parse_error(
     caplog.set_level(logging.INFO, logger="minisock.client")
     sio = Server(parser="msgpack")
     with trio.fail_after(LIMIT):
-        async with running_server(sio.engine, in_memory=True):
-            async with SocketIOClient(sio, transport=transport) as client:
-                with pytest.raises(DisconnectedError):
-                    await client.connect(timeout=5)
-                assert await client.wait_closed() == "transport close"
+        async with (
+            running_server(sio.engine, in_memory=True),
+            SocketIOClient(sio, transport=transport) as client,
+        ):
+            with pytest.raises(DisconnectedError):
+                await client.connect(timeout=5)
+            assert await client.wait_closed() == "transport close"
     assert "closing a connection: text message: the msgpack parser reads binary messages only" in (
         caplog.text
     )
