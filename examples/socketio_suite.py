@@ -5,7 +5,8 @@
 Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNECT payload;
 on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
 both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
-connectTimeout 1000 ms by default, as the suite assumes.
+connectTimeout 1000 ms by default, as the suite assumes. ``--parser msgpack`` speaks
+socket.io-msgpack-parser instead of the default JSON parser.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def build_server(
     ping_interval_ms: int = 300,
     ping_timeout_ms: int = 200,
     connect_timeout_ms: int = 1000,
+    parser: str = "json",
 ) -> Server:
     sio = Server(
         adapter=adapter,
+        parser=parser,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
@@ -63,6 +66,9 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
     parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument(
+        "--parser", choices=["json", "msgpack"], default="json", help="the wire format"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -72,6 +78,7 @@ def main() -> None:
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
         connect_timeout_ms=args.connect_timeout,
+        parser=args.parser,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown
