@@ -18,7 +18,12 @@ import trio
 import trio.testing
 
 from minisock import Server
-from minisock.testing import DisconnectedError, SocketIOClient, running_server
+from minisock.testing import (
+    DisconnectedError,
+    SocketIOClient,
+    TransportChoice,
+    running_server,
+)
 
 LIMIT = 600.0
 
@@ -37,7 +42,9 @@ async def test_scenario_with_msgpack(
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_a_json_client_on_a_msgpack_server_is_closed_as_a_parse_error(
-    autojump_clock: trio.testing.MockClock, transport: str, caplog: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock,
+    transport: TransportChoice,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A client with the wrong parser sends text packets: bad msgpack, closed at once."""
     caplog.set_level(logging.INFO, logger="minisock.client")
