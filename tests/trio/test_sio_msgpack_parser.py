@@ -17,7 +17,7 @@ import pytest
 import trio
 import trio.testing
 
-from minisock import Server
+from minisock import Server, Socket
 from minisock.testing import (
     DisconnectedError,
     SocketIOClient,
@@ -65,3 +65,37 @@ async def test_a_json_client_on_a_msgpack_server_is_closed_as_a_parse_error(
 def test_an_unknown_parser_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="unknown parser 'cbor'"):
         Server(parser="cbor")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\xc1",  # a reserved msgpack byte
+        bytes.fromhex("83a474797065 05 a464617461 91a178 a36e7370a12f".replace(" ", "")),  # type 5
+        b"\x91" * 5000 + b"\xc0",  # deeper than msgpack's own stack
+        bytes.fromhex("82a47479706502a36e7370a12f"),  # an EVENT without data
+    ],
+    ids=["reserved-byte", "binary-event-type", "deep", "event-without-data"],
+)
+async def test_bad_msgpack_closes_its_session_only(
+    autojump_clock: trio.testing.MockClock, garbage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="minisock.client")
+    sio = Server(parser="msgpack")
+
+    @sio.on("echo")
+    async def echo(socket: Socket, value: object) -> object:
+        return value
+
+    with trio.fail_after(LIMIT):
+        async with (
+            running_server(sio.engine, in_memory=True),
+            SocketIOClient(sio, parser="msgpack", transport="websocket") as bad,
+            SocketIOClient(sio, parser="msgpack", transport="polling") as good,
+        ):
+            await bad.connect()
+            root = await good.connect()
+            await bad.engine.send([garbage])
+            assert await bad.wait_closed() == "transport close"
+            assert await root.call("echo", b"\x00still") == b"\x00still"
+    assert "closing a connection: invalid" in caplog.text
