@@ -76,7 +76,11 @@ _PACKER = msgpack.Packer(use_bin_type=True, autoreset=True)
 
 
 def encode(packet: SioPacket) -> bytes:
-    """The msgpack map for ``packet`` (raises ``TypeError`` for what msgpack cannot carry)."""
+    """The msgpack map for ``packet``.
+
+    Raises ``TypeError`` for a type msgpack cannot carry, ``ValueError`` for a lone surrogate
+    or an integer beyond 64 bits, and :class:`PayloadTooDeepError` past the depth bound.
+    """
     body: dict[str, Any] = {"type": int(packet.type)}
     if packet.data is not None:
         body["data"] = packet.data
@@ -88,6 +92,8 @@ def encode(packet: SioPacket) -> bytes:
         raw: bytes = _PACKER.pack(body)
     except UnicodeEncodeError:
         raise ValueError("text with a lone surrogate: msgpack carries UTF-8 only") from None
+    except OverflowError:
+        raise ValueError("an integer beyond 64 bits: msgpack cannot carry it") from None
     except ValueError:
         # msgpack's own nesting limit (511) is the only other ValueError it raises.
         if _nested_deeper_than(packet.data, limit):

@@ -132,6 +132,8 @@ def test_what_msgpack_cannot_carry_is_refused_before_sending() -> None:
         sio_msgpack.encode(SioPacket(SioPacketType.EVENT, "/", ["x", object()]))
     with pytest.raises(ValueError, match="lone surrogate"):
         sio_msgpack.encode(SioPacket(SioPacketType.EVENT, "/", ["x", "\ud800"]))
+    with pytest.raises(ValueError, match="beyond 64 bits"):
+        sio_msgpack.encode(SioPacket(SioPacketType.EVENT, "/", ["x", 2**64]))
 
 
 def test_parser_names() -> None:
