@@ -113,7 +113,7 @@ FUZZ_TARGETS ?=
 $(FUZZ_STAMP): fuzz/requirements.txt pyproject.toml
 	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
 	$(FUZZ_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(FUZZ_VENV)/bin/python -m pip install --quiet -r fuzz/requirements.txt -e .
+	$(FUZZ_VENV)/bin/python -m pip install --quiet -r fuzz/requirements.txt -e '.[msgpack]'
 	touch $(FUZZ_STAMP)
 
 fuzz: $(FUZZ_STAMP)

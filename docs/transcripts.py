@@ -557,9 +557,9 @@ def echo_engine() -> EngineServer:
     return server
 
 
-def chat_server() -> Server:
+def chat_server(parser: str = "json") -> Server:
     """The small Socket.IO application of the Socket.IO transcripts."""
-    sio = Server()
+    sio = Server(parser=parser)
 
     @sio.on("connect")
     async def connect(socket: Socket, auth: dict[str, Any]) -> None:
@@ -892,6 +892,54 @@ async def _socketio_binary_polling(run: Run) -> str:
     run.mark()
     text = '451-3["reverse","abc.bin",{"_placeholder":true,"num":0}]'
     await poster.post(sio(eio_sid), text + "\x1ebAQID")
+    await run.settle()
+    await getter.get(sio(eio_sid))
+    return run.transcript()
+
+
+def _client_msgpack(packet: dict[str, Any]) -> bytes:
+    """A packet as socket.io-client writes it with socket.io-msgpack-parser (keys in its order)."""
+    import msgpack
+
+    data: bytes = msgpack.packb(packet, use_bin_type=True)
+    return data
+
+
+MSGPACK_CONNECT = _client_msgpack({"type": 0, "data": {"name": "ada"}, "nsp": "/"})
+MSGPACK_REVERSE = _client_msgpack(
+    {
+        "type": 2,
+        "data": ["reverse", "abc.bin", b"\x01\x02\x03"],
+        "options": {"compress": True},
+        "id": 3,
+        "nsp": "/",
+    }
+)
+
+
+def _not_the_connect_ack(entry: WireEntry) -> bool:
+    """The CONNECT ack carries the random Socket.IO sid inside its bytes: left out."""
+    return entry.direction == S2C and "Socket.IO CONNECT /" in entry.meaning
+
+
+@transcript("msgpack-websocket", lambda: chat_server("msgpack"))
+async def _msgpack_websocket(run: Run) -> str:
+    peer = await _sio_websocket(run)
+    run.mark()
+    await _exchange(run, peer, MSGPACK_CONNECT, expect=2)
+    await _exchange(run, peer, MSGPACK_REVERSE, expect=1)
+    return run.transcript(frame_bytes=False, drop=_not_the_connect_ack)
+
+
+@transcript("msgpack-polling", lambda: chat_server("msgpack"))
+async def _msgpack_polling(run: Run) -> str:
+    getter, poster = await run.connect(), await run.connect()
+    eio_sid = await run.handshake(getter, "/socket.io/")
+    await poster.post(sio(eio_sid), "b" + base64.b64encode(MSGPACK_CONNECT).decode())
+    await run.settle()
+    await getter.get(sio(eio_sid))
+    run.mark()
+    await poster.post(sio(eio_sid), "b" + base64.b64encode(MSGPACK_REVERSE).decode())
     await run.settle()
     await getter.get(sio(eio_sid))
     return run.transcript()

@@ -6,7 +6,8 @@ Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNEC
 on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
 both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
 connectTimeout 1000 ms by default, as the suite assumes. ``--recovery SECONDS`` turns on
-connection state recovery with that ``max_disconnection_duration``.
+connection state recovery with that ``max_disconnection_duration``; ``--parser msgpack``
+speaks socket.io-msgpack-parser instead of the default JSON parser.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ def build_server(
     ping_timeout_ms: int = 200,
     connect_timeout_ms: int = 1000,
     recovery: Recovery | None = None,
+    parser: str = "json",
 ) -> Server:
     sio = Server(
         adapter=adapter,
+        parser=parser,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
@@ -67,6 +70,9 @@ def main() -> None:
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
     parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
     parser.add_argument("--recovery", type=float, metavar="SECONDS", help="state recovery")
+    parser.add_argument(
+        "--parser", choices=["json", "msgpack"], default="json", help="the wire format"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -77,6 +83,7 @@ def main() -> None:
         ping_timeout_ms=args.ping_timeout,
         connect_timeout_ms=args.connect_timeout,
         recovery=Recovery(max_disconnection_duration=args.recovery) if args.recovery else None,
+        parser=args.parser,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown

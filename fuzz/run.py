@@ -1,6 +1,6 @@
 """Run every atheris harness for a set time, one after the other, and print a summary.
 
-    fuzz/.venv/bin/python fuzz/run.py --seconds 60 [eio sio ws handshake jwt http]
+    fuzz/.venv/bin/python fuzz/run.py --seconds 60 [eio sio sio_msgpack ws handshake jwt http]
 
 ``make fuzz FUZZ_SECONDS=60`` does exactly this. Corpora grow in ``fuzz/corpus/<name>/``
 (seeded by each harness on first run), findings land in ``fuzz/artifacts/``. Without atheris
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ["eio", "sio", "ws", "handshake", "jwt", "http"]
+TARGETS = ["eio", "sio", "sio_msgpack", "ws", "handshake", "jwt", "http"]
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 _FALLBACK = re.compile(r"#(\d+)\tDONE   fallback .* (\d+) runs in (\d+) s")
 _COV = re.compile(r"cov: (\d+) ft: (\d+) corp: (\d+)")

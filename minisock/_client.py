@@ -26,13 +26,7 @@ import trio
 from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
 from minisock.proto.recovery import RECOVERABLE_REASONS, Claim, KeptSession
-from minisock.proto.sio import (
-    Decoder,
-    SioPacket,
-    SioPacketType,
-    SocketIOProtocolError,
-    engine_wires,
-)
+from minisock.proto.sio import SioPacket, SioPacketType, SocketIOProtocolError
 from minisock.proto.sio_session import SioSession
 from minisock.proto.token_bucket import RateLimit, TokenBucket
 from minisock.socket import Socket
@@ -69,7 +63,7 @@ class Client:
     def __init__(self, server: Server, engine: EngineSocket, now: float) -> None:
         self.server = server
         self.engine = engine
-        self.decoder = Decoder(server.decoder_limits)
+        self.decoder = server.parser.decoder(server.decoder_limits)
         self.state = SioSession(now, server.connect_timeout)
         self.sockets: dict[str, Socket] = {}
         """Sockets by namespace name (connecting ones included)."""
@@ -249,7 +243,7 @@ class Client:
         assert adapter.recovery is not None and socket._held is not None
         adapter.add(socket.sid, claim.session.rooms)
         missed = [
-            engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data))
+            socket.namespace.engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data))
             for data in adapter.recovery.missed(claim)
         ]
         socket._held[:0] = missed
@@ -330,7 +324,7 @@ class Client:
         if data is not None:
             body["data"] = data
         packet = SioPacket(SioPacketType.CONNECT_ERROR, nsp_name, body)
-        self.engine.send_protocol_nowait(engine_wires(packet))
+        self.engine.send_protocol_nowait(self.server.parser.engine_wires(packet))
 
     def _over_limit(self, socket: Socket, limit: RateLimit) -> bool:
         """Take a token for one event of ``socket``; over the limit, drop it (or disconnect)."""

@@ -54,6 +54,8 @@ class Namespace:
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
         self.server = server
         self.name = name
+        self.engine_wires = server.parser.engine_wires
+        """The server's encoder, one attribute away from every emit."""
         self.parent = parent
         """The parent namespace this child was made by, or ``None``."""
         self.closed = False

@@ -35,6 +35,7 @@ from minisock.engine_socket import EngineSocket
 from minisock.namespace import Handler, Middleware, Namespace
 from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
+from minisock.proto.parser import Parser, parser_named
 from minisock.proto.recovery import Recovery
 from minisock.proto.sio import DecoderLimits
 from minisock.proto.token_bucket import RateLimit
@@ -87,8 +88,12 @@ class Server:
         max_namespaces: int = 1000,
         rate_limit: RateLimit | None = None,
         connection_state_recovery: Recovery | None = None,
+        parser: str = "json",
         **engine_options: Any,
     ) -> None:
+        self.parser: Parser = parser_named(parser)
+        """The wire format of every connection: ``"json"`` (socket.io-parser, the default) or
+        ``"msgpack"`` (socket.io-msgpack-parser; needs ``minisock[msgpack]``)."""
         self.auth = auth
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         """A child of a dynamic namespace goes when its last socket leaves (Node 4.6+)."""

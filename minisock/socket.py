@@ -31,7 +31,6 @@ from minisock.proto.sio import (
     ack_args,
     ack_value,
     check_event_name,
-    engine_wires,
 )
 from minisock.request import Request
 from minisock.socket_hooks import AnyListener, EventMiddleware, SocketHooks, notify, remove
@@ -243,7 +242,7 @@ class Socket:
         if self.pid is not None and packet.id is None:
             await self._send_recorded(packet)
             return
-        wires = engine_wires(packet)
+        wires = self.namespace.engine_wires(packet)
         if self._held is not None:
             self._held.append(wires)
             await trio.lowlevel.checkpoint()
@@ -302,14 +301,15 @@ class Socket:
 
     def _send_packet_nowait(self, packet: SioPacket) -> None:
         """Protocol packets (CONNECT ack, DISCONNECT) bypass the hold and the bound."""
-        self.engine.send_protocol_nowait(engine_wires(packet))
+        self.engine.send_protocol_nowait(self.namespace.engine_wires(packet))
 
     def acknowledge(self, ack_id: int, result: Any) -> None:
         """Answer the client's ack request ``ack_id`` with ``result`` (a handler's return
         value: ``None`` -> no arguments, a tuple -> several)."""
         args = ack_args(result)
         # Like a broadcast, an ack never waits and never grows the queue past its bound.
-        self.deliver_nowait(engine_wires(SioPacket(SioPacketType.ACK, self.nsp, args, ack_id)))
+        wires = self.namespace.engine_wires(SioPacket(SioPacketType.ACK, self.nsp, args, ack_id))
+        self.deliver_nowait(wires)
 
     def resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         """The client answered our ack request ``ack_id``; unknown ids are ignored."""
@@ -428,7 +428,7 @@ class Socket:
         held, self._held = self._held or [], None
         self.connected = True
         answer = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
-        wires = engine_wires(SioPacket(SioPacketType.CONNECT, self.nsp, answer))
+        wires = self.namespace.engine_wires(SioPacket(SioPacketType.CONNECT, self.nsp, answer))
         for packet_wires in held:
             wires += packet_wires
         self.engine.send_protocol_nowait(wires)  # one batch: the ack first, then the rest
@@ -467,7 +467,8 @@ class VolatileSocket:
             notify(socket.hooks.any_outgoing, data)
         if not socket.connected and socket._held is None:
             raise SessionClosedError("socket is disconnected")
-        socket.deliver_nowait(engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data)), True)
+        packet = SioPacket(SioPacketType.EVENT, socket.nsp, data)
+        socket.deliver_nowait(socket.namespace.engine_wires(packet), True)
         await trio.lowlevel.checkpoint()
 
 

@@ -17,13 +17,15 @@ shows them. When the logger is off, tracing costs one level check per batch.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 from dataclasses import dataclass
 
+from minisock.errors import ProtocolError
 from minisock.proto.eio import PacketType
-from minisock.proto.sio import SioPacketType
+from minisock.proto.sio import DecoderLimits, SioPacketType
 
 __all__ = ["WireEntry", "configure", "describe_eio", "enabled", "wire_log"]
 
@@ -126,15 +128,48 @@ def describe_sio(text: str) -> str:
     return f"Socket.IO {name} {nsp}{ack}{attachments}{_short(payload)}{offset}"
 
 
+def describe_msgpack(data: bytes) -> str:
+    """A binary message read as the msgpack parser's packet, or ``""`` if it is not one
+    (an attachment of the JSON parser, or the msgpack package is missing)."""
+    try:
+        from minisock.proto.sio_msgpack import decode
+    except ImportError:
+        return ""
+    try:
+        packet = decode(data, DecoderLimits(max_args=1 << 20, max_depth=1 << 10), True)
+    except ProtocolError:
+        return ""
+    ack = f", ack id {packet.id}" if packet.id is not None else ""
+    payload = ""
+    if packet.data is not None:
+        text = json.dumps(
+            packet.data, ensure_ascii=False, separators=(",", ":"), default=_show_bytes
+        )
+        payload = " " + _short(text.replace('"\\u0000bin ', "<bin ").replace('\\u0000"', ">"))
+    return f"[binary msgpack] Socket.IO {packet.type.name} {packet.nsp}{ack}{payload}"
+
+
+def _show_bytes(value: object) -> str:
+    if isinstance(value, bytes):
+        shown = value[:16].hex(" ") + (" …" if len(value) > 16 else "")
+        return f"\u0000bin {shown}\u0000"
+    raise TypeError(type(value).__name__)
+
+
 def describe_eio(wire: str | bytes) -> str:
     """An Engine.IO wire packet in words."""
     if isinstance(wire, bytes):
-        return f"message, binary ({len(wire)} bytes)"
+        inner = describe_msgpack(wire)
+        return f"message, binary ({len(wire)} bytes)" + (f" = {inner}" if inner else "")
     if not wire:
         return "empty packet (invalid)"
     head, data = wire[0], wire[1:]
     if head == "b":
-        return "message, binary as base64"
+        try:
+            inner = describe_msgpack(base64.b64decode(data, validate=True))
+        except ValueError:
+            inner = ""
+        return "message, binary as base64" + (f" = {inner}" if inner else "")
     if not "0" <= head <= "6":
         return "invalid packet"
     kind = PacketType(int(head))

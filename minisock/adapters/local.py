@@ -22,7 +22,7 @@ from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
 from minisock.proto.eio import WirePacket
 from minisock.proto.recovery import Claim, KeptSession, RecoveryStore
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
-from minisock.proto.sio import SioPacket, SioPacketType, engine_wires
+from minisock.proto.sio import SioPacket, SioPacketType
 from minisock.socket_hooks import notify
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class LocalAdapter:
             stamped, wires = self.stamp(packet)
             self.record(stamped, wires, opts.rooms, opts.except_rooms)
         else:
-            wires = engine_wires(packet)
+            wires = self.namespace.engine_wires(packet)
         for socket in self.local_targets(opts):
             if socket.hooks is not None:  # Node notifies before the volatile check
                 notify(socket.hooks.any_outgoing, packet.data)
@@ -140,7 +140,7 @@ class LocalAdapter:
         assert self.recovery is not None
         data = [*packet.data, self.recovery.next_offset()]
         stamped = SioPacket(packet.type, packet.nsp, data)
-        return stamped, engine_wires(stamped)
+        return stamped, self.namespace.engine_wires(stamped)
 
     def record(
         self,
@@ -187,7 +187,7 @@ class LocalAdapter:
         """One ack id for every target (it comes from the namespace's counter, so it is free
         on each of them), so the packet is still encoded once."""
         ack_id = self.namespace.next_ack_id()
-        wires = engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
+        wires = self.namespace.engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
         targets = self.local_targets(opts)
 
         def answered(args: list[Any] | None) -> None:

@@ -31,15 +31,15 @@ import trio
 from minisock.engine import EngineServer
 from minisock.errors import AckTimeoutError
 from minisock.proto.eio import WirePacket
+from minisock.proto.parser import parser_named
 from minisock.proto.sio import (
-    ClientSideDecoder,
+    DecoderLimits,
     SioPacket,
     SioPacketType,
     SocketIOProtocolError,
     ack_args,
     ack_value,
     check_event_name,
-    engine_wires,
 )
 from minisock.server import Server
 from minisock.testing import HeaderPairs, memory_connection
@@ -297,7 +297,8 @@ class SocketIOClient:
     127.0.0.1, or a URL such as ``"http://127.0.0.1:3000"``. ``transport`` is ``"upgrade"``
     (polling, then a WebSocket, as socket.io-client does by default), ``"polling"`` or
     ``"websocket"``. ``headers`` go with every request (``Authorization: Bearer ...``, say),
-    ``query`` adds query parameters. ``timeout`` is the default of every wait.
+    ``query`` adds query parameters. ``timeout`` is the default of every wait. ``parser`` is
+    the wire format, the server's: ``"json"`` or ``"msgpack"``.
 
     Use it as ``async with SocketIOClient(sio) as client:``; on exit every namespace is
     left and the session closed, as ``socket.disconnect()`` does.
@@ -313,6 +314,7 @@ class SocketIOClient:
         query: dict[str, str] | None = None,
         timeout: float = 10.0,
         max_queued_events: int = 10_000,
+        parser: str = "json",
     ) -> None:
         connect, host = _connector(target)
         header_list = [(_text(name), _text(value)) for name, value in headers]
@@ -322,7 +324,9 @@ class SocketIOClient:
         self.engine = EngineClient(self.endpoint, transport, self._on_message, self._on_close)
         self.sockets: dict[str, ClientSocket] = {}
         """The namespaces used so far, connected or not."""
-        self._decoder = ClientSideDecoder()
+        self.parser = parser_named(parser)
+        """The wire format; it must be the server's (``"json"`` or ``"msgpack"``)."""
+        self._decoder = self.parser.decoder(DecoderLimits(), from_server=True)
         self._nursery: trio.Nursery | None = None
         self._nursery_manager: Any = None
 
@@ -404,7 +408,7 @@ class SocketIOClient:
     # ------------------------------------------------------------------ plumbing
 
     async def _send(self, packet: SioPacket) -> None:
-        wires: list[WirePacket] = engine_wires(packet)
+        wires: list[WirePacket] = self.parser.engine_wires(packet)
         await self.engine.send(wires)
 
     def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
