@@ -5,7 +5,9 @@
 Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNECT payload;
 on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
 both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
-connectTimeout 1000 ms by default, as the suite assumes.
+connectTimeout 1000 ms by default, as the suite assumes. ``--deflate`` turns permessage-deflate
+on (at the default threshold, 1024 bytes), ``--no-http-compression`` turns off the
+compression of polling answers.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ def build_server(
     ping_interval_ms: int = 300,
     ping_timeout_ms: int = 200,
     connect_timeout_ms: int = 1000,
+    deflate: bool = False,
+    http_compression: bool = True,
 ) -> Server:
     sio = Server(
         adapter=adapter,
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
+        per_message_deflate=deflate,
+        http_compression=http_compression,
     )
 
     async def send_auth(socket: Socket, auth: dict[str, Any]) -> None:
@@ -63,6 +69,10 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="print every packet (stderr)")
     parser.add_argument("--redis", metavar="URL", help="join a cluster on this Redis")
     parser.add_argument("--redis-key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument("--deflate", action="store_true", help="permessage-deflate on")
+    parser.add_argument(
+        "--no-http-compression", action="store_true", help="polling answers uncompressed"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -72,6 +82,8 @@ def main() -> None:
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
         connect_timeout_ms=args.connect_timeout,
+        deflate=args.deflate,
+        http_compression=not args.no_http_compression,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown

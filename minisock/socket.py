@@ -23,7 +23,7 @@ from minisock.ack import Ack, current_ack
 from minisock.adapters import BroadcastOptions
 from minisock.broadcast import BroadcastOperator
 from minisock.errors import AckTimeoutError, SessionClosedError
-from minisock.proto.eio import WirePacket
+from minisock.proto.eio import WirePacket, uncompressed
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import (
     SioPacket,
@@ -233,8 +233,10 @@ class Socket:
             raise slot.error
         return ack_value(slot.args)
 
-    async def _send(self, packet: SioPacket) -> None:
+    async def _send(self, packet: SioPacket, compress: bool = True) -> None:
         wires = engine_wires(packet)
+        if not compress:
+            wires = [uncompressed(wire) for wire in wires]
         if self._held is not None:
             self._held.append(wires)
             await trio.lowlevel.checkpoint()
@@ -292,6 +294,11 @@ class Socket:
 
     def forget_ack(self, ack_id: int) -> None:
         self._acks.pop(ack_id, None)
+
+    def compress(self, compress: bool) -> Socket | UncompressedSocket:
+        """``socket.compress(False).emit(...)``: that one packet goes uncompressed (Node's
+        ``socket.compress(false)``), with permessage-deflate or HTTP compression on."""
+        return self if compress else UncompressedSocket(self)
 
     @property
     def volatile(self) -> VolatileSocket:
@@ -436,6 +443,24 @@ class VolatileSocket:
             raise SessionClosedError("socket is disconnected")
         socket.deliver_nowait(engine_wires(SioPacket(SioPacketType.EVENT, socket.nsp, data)), True)
         await trio.lowlevel.checkpoint()
+
+
+class UncompressedSocket:
+    """A socket whose :meth:`emit` sends without compression (``socket.compress(False)``)."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Like :meth:`Socket.emit`, the packet marked not to be compressed."""
+        socket = self.socket
+        check_event_name(event)
+        data = [event, *args]
+        if socket.hooks is not None:
+            notify(socket.hooks.any_outgoing, data)
+        await socket._send(SioPacket(SioPacketType.EVENT, socket.nsp, data), compress=False)
 
 
 class TimedSocket:

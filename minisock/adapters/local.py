@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
+from minisock.proto.eio import uncompressed
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
 from minisock.proto.sio import SioPacket, engine_wires
 from minisock.socket_hooks import notify
@@ -113,6 +114,8 @@ class LocalAdapter:
     def deliver(self, packet: SioPacket, opts: BroadcastOptions) -> None:
         """Encode once, then hand the same wire packets to every target, never waiting on one."""
         wires = engine_wires(packet)
+        if not opts.compress:
+            wires = [uncompressed(wire) for wire in wires]
         volatile = opts.volatile
         for socket in self.local_targets(opts):
             if socket.hooks is not None:  # Node notifies before the volatile check
@@ -126,6 +129,8 @@ class LocalAdapter:
         on each of them), so the packet is still encoded once."""
         ack_id = self.namespace.next_ack_id()
         wires = engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
+        if not opts.compress:
+            wires = [uncompressed(wire) for wire in wires]
         targets = self.local_targets(opts)
 
         def answered(args: list[Any] | None) -> None:

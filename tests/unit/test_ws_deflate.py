@@ -240,6 +240,6 @@ def test_ping_between_compressed_fragments() -> None:
     "kwargs",
     [{"threshold": -1}, {"server_max_window_bits": 8}, {"mem_level": 0}, {"level": 10}],
 )
-def test_bad_settings(kwargs: dict[str, int]) -> None:
+def test_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Deflate(**kwargs)
