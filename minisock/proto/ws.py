@@ -278,6 +278,9 @@ class FrameParser:
                 raise _violation(f"reserved bits set ({(b0 >> 4) & 0x7:#05b}) with no extension")
             if not _CONT < opcode < _CLOSE:
                 raise _violation(f"RSV1 set on a frame of opcode {opcode:#x}")
+            # Set here, not on every frame, so plain traffic pays nothing; the message's last
+            # frame clears it. Parsing this header again (more bytes came) sets it again.
+            self._compressed = True
         if opcode not in _KNOWN_OPCODES:
             raise _violation(f"unknown opcode {opcode:#x}")
         # §5.1: "The server MUST close the connection upon receiving a frame that is not
@@ -327,8 +330,6 @@ class FrameParser:
             return None
         key_at = pos + 2 + ext
         self._pos = key_at + 4
-        if _CONT < opcode < _CLOSE:  # a data frame that starts a message
-            self._compressed = bool(b0 & 0x40)
         return fin, opcode, length, bytes(buf[key_at : key_at + 4])
 
     def _on_frame(self, fin: bool, opcode: int, payload: bytes) -> WsEvent | None:
@@ -344,6 +345,7 @@ class FrameParser:
         if self._compressed:
             assert self.inflater is not None  # RSV1 is refused without one
             payload = self.inflater.feed(payload, fin)
+            self._compressed = not fin
         if fin and opcode != _CONT:
             # The common case, a message in one frame: no assembly, no extra copy.
             if opcode == _BINARY:
