@@ -349,3 +349,20 @@ async def test_encoded_post_is_refused_with_415() -> None:
                 )
             assert answer.status == 415
             assert answer.json() == {"code": 3, "message": "Content-Encoding is not supported"}
+
+
+async def test_hostile_offers_are_declined_and_a_good_one_is_taken() -> None:
+    """Prototype names and junk in ``Sec-WebSocket-Extensions`` (GHSA-5v72-xg48-5rpm hit ws's
+    parser with them) only decline the offers that carry them; the next good one is used."""
+    offers = (
+        "constructor; __proto__=1, toString, permessage-deflate; __proto__=1, "
+        "permessage-deflate; hasOwnProperty, permessage-deflate; client_max_window_bits=x, "
+        "permessage-deflate; client_max_window_bits"
+    )
+    with trio.fail_after(LIMIT):
+        async with engine(per_message_deflate=Deflate()) as (port, _):
+            client = await RawWs.open(port, offers)
+            assert client.extension() == "permessage-deflate"
+            await client.message()
+            await client.send("4" + BIG, compressed=True)
+            assert await client.message() == (True, "4" + BIG)
