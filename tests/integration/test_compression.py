@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+import importlib.util
 import json
 import os
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -366,3 +368,18 @@ async def test_hostile_offers_are_declined_and_a_good_one_is_taken() -> None:
             await client.message()
             await client.send("4" + BIG, compressed=True)
             assert await client.message() == (True, "4" + BIG)
+
+
+def test_the_suite_example_exposes_both_switches() -> None:
+    """``examples/socketio_suite.py --deflate --no-http-compression`` builds this server."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "socketio_suite.py"
+    spec = importlib.util.spec_from_file_location("_socketio_suite_for_compression", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    default = module.build_server()
+    assert default.engine.per_message_deflate is None
+    assert default.engine.http_compression == HttpCompression()
+    switched = module.build_server(deflate=True, http_compression=False)
+    assert switched.engine.per_message_deflate == Deflate()
+    assert switched.engine.http_compression is None
