@@ -38,6 +38,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ class ServerSpec:
         self.env = env or {}
 
 
-ALL_CAPS = {"ws", "sio", "rooms", "raw", "poll", "jwt", "origin", "nsp"}
+ALL_CAPS = {"ws", "sio", "rooms", "raw", "poll", "jwt", "origin", "nsp", "deflate"}
 
 
 def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
@@ -343,8 +344,18 @@ class WS(asyncio.Protocol):
     go to ``inbox``. Pings (``2``) are answered with ``3``.
     """
 
-    def __init__(self, path: str, port: int, headers: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, path: str, port: int, headers: list[tuple[str, str]], deflate: bool = False
+    ) -> None:
+        if deflate:
+            offer = "permessage-deflate; client_max_window_bits"
+            headers = [*headers, ("Sec-WebSocket-Extensions", offer)]
         self.request = self._request(path, port, headers)
+        # permessage-deflate (RFC 7692), once the 101 accepts it: context takeover both ways.
+        self.deflated = False
+        self._deflater: Any = None
+        self._inflater: Any = None
+        self._frag_rsv1 = False
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.upgraded = False
@@ -362,6 +373,7 @@ class WS(asyncio.Protocol):
         self._frag: list[bytes] = []
         self.close_code: int | None = None
         self.data: Any = None  # scenario state
+        self.rx_bytes = 0  # bytes read after the 101 (what compression saves shows here)
 
     @staticmethod
     def _request(path: str, port: int, headers: list[tuple[str, str]]) -> bytes:
@@ -389,6 +401,7 @@ class WS(asyncio.Protocol):
             self.closed_fut.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        self.rx_bytes += len(data)
         buf = self.buf
         buf += data
         if not self.upgraded:
@@ -412,6 +425,14 @@ class WS(asyncio.Protocol):
                 return
             del buf[: end + 4]
             self.upgraded = True
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "sec-websocket-extensions" and (
+                    value.strip().startswith("permessage-deflate")
+                ):
+                    self.deflated = True
+                    self._deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+                    self._inflater = zlib.decompressobj(-15)
         self._frames()
 
     def _frames(self) -> None:
@@ -439,14 +460,20 @@ class WS(asyncio.Protocol):
             pos = end
             opcode = b0 & 0x0F
             if not b0 & 0x80:  # a fragment
+                if opcode:
+                    self._frag_rsv1 = bool(b0 & 0x40)
                 self._frag.append(payload)
                 continue
+            rsv1 = bool(b0 & 0x40)
             if opcode == 0:
                 self._frag.append(payload)
                 payload, self._frag = b"".join(self._frag), []
                 opcode = 1
+                rsv1 = self._frag_rsv1
             elif self._frag and opcode in (1, 2):
                 payload, self._frag = b"".join([*self._frag, payload]), []
+            if rsv1 and opcode in (1, 2):
+                payload = self._inflater.decompress(payload + b"\x00\x00\xff\xff")
             if opcode == 1:
                 self._message(payload.decode("utf-8"))
             elif opcode == 8:
@@ -471,6 +498,9 @@ class WS(asyncio.Protocol):
             self.abort()
 
     def send_frame(self, payload: bytes, opcode: int = 1) -> None:
+        if self.deflated and opcode == 1 and len(payload) >= 1024:
+            out = self._deflater.compress(payload) + self._deflater.flush(zlib.Z_SYNC_FLUSH)
+            payload, opcode = out[:-4], 0x41  # RSV1: compressed (RFC 7692 §7.2.1)
         n = len(payload)
         if n < 126:
             head = bytes((0x80 | opcode, 0x80 | n))
@@ -512,12 +542,15 @@ async def ws_open(
     path: str = "/socket.io/",
     headers: list[tuple[str, str]] | None = None,
     timeout: float = 10.0,
+    deflate: bool = False,
 ) -> tuple[WS, dict[str, Any]]:
-    """A new WebSocket Engine.IO session, straight to websocket (no polling first)."""
+    """A new WebSocket Engine.IO session, straight to websocket (no polling first);
+    ``deflate`` offers permessage-deflate."""
     loop = asyncio.get_running_loop()
     target = f"{path}?EIO=4&transport=websocket"
     _t, conn = await asyncio.wait_for(
-        loop.create_connection(lambda: WS(target, port, headers or []), HOST, port), timeout
+        loop.create_connection(lambda: WS(target, port, headers or [], deflate), HOST, port),
+        timeout,
     )
     try:
         opened = await asyncio.wait_for(conn.open_fut, timeout)
@@ -528,10 +561,13 @@ async def ws_open(
 
 
 async def sio_connect(
-    port: int, headers: list[tuple[str, str]] | None = None, timeout: float = 10.0
+    port: int,
+    headers: list[tuple[str, str]] | None = None,
+    timeout: float = 10.0,
+    deflate: bool = False,
 ) -> WS:
     """A Socket.IO connection on ``/``: open, ``40``, wait for ``40{...}``."""
-    conn, _open = await ws_open(port, headers=headers, timeout=timeout)
+    conn, _open = await ws_open(port, headers=headers, timeout=timeout, deflate=deflate)
     conn.send("0")
     reply = await conn.next(timeout)
     if not reply.startswith("0"):
@@ -547,6 +583,7 @@ async def connect_many(
     headers: Callable[[int], list[tuple[str, str]]] | None = None,
     latencies: list[float] | None = None,
     deadline_s: float = 60.0,
+    deflate: bool = False,
 ) -> tuple[list[WS], int]:
     """``n`` Socket.IO connections, at most ``concurrency`` in progress; (conns, errors)."""
     conns: list[WS] = []
@@ -562,7 +599,7 @@ async def connect_many(
                 continue
             t0 = time.perf_counter()
             try:
-                conn = await sio_connect(port, headers(i) if headers else None)
+                conn = await sio_connect(port, headers(i) if headers else None, deflate=deflate)
             except (TimeoutError, OSError, ConnectionError, HttpStatusError):
                 errors += 1
                 continue
@@ -688,6 +725,58 @@ def payload(seq: int, size: int) -> str:
     """``#S<10 digits>#`` then filler: ``size`` characters (ASCII, so also bytes)."""
     head = f"#S{seq:010d}#"
     return head + "x" * (size - len(head)) if size > len(head) else head
+
+
+_WORDS = (
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliett",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+)
+
+
+def json_document(seq: int, size: int) -> str:
+    """A JSON object of about ``size`` bytes, shaped like an application's data: records
+    with ids, names, e-mail addresses, numbers, flags and tags, the numbers different in
+    every message. Its ``id`` carries the sequence number. Integers and ASCII only, so any
+    server re-encodes it to the same text."""
+    rows = []
+    total = 24
+    i = 0
+    while total < size - 160:
+        n = seq * 31 + i * 7
+        first, last = _WORDS[n % 26], _WORDS[(n // 26 + i) % 26]
+        row = (
+            f'{{"id":{n},"name":"{first} {last}","email":"{first}.{last}{i}@example.com",'
+            f'"score":{(n * 2654435761) % 100000},"active":{"true" if n % 3 else "false"},'
+            f'"tags":["{_WORDS[(n + 3) % 26]}","{_WORDS[(n + 11) % 26]}"]}}'
+        )
+        rows.append(row)
+        total += len(row) + 1
+        i += 1
+    return f'{{"id":"#S{seq:010d}#","rows":[{",".join(rows)}]}}'
 
 
 def seq_of(text: str) -> int:
@@ -1118,6 +1207,8 @@ class EchoRun:
         self.outstanding = 0
 
     def message(self, conn: WS, seq: int) -> str:
+        if self.mode == "json":
+            return f'2["echo",{json_document(seq, self.size)}]'
         text = payload(seq, self.size)
         if self.mode == "raw":
             return text
@@ -1126,6 +1217,8 @@ class EchoRun:
         return f'2["echo","{text}"]'
 
     def expected(self, seq: int) -> str:
+        if self.mode == "json":
+            return f'2["echo",{json_document(seq, self.size)}]'
         text = payload(seq, self.size)
         if self.mode == "raw":
             return text
@@ -1245,6 +1338,78 @@ async def scenario_echo(server: ServerProc, args: argparse.Namespace) -> list[di
     rows = []
     for clients, size, mode in args.echo_cases:
         rows.append(await scenario_echo_case(server, args, clients, size, mode))
+        await asyncio.sleep(0.3)
+    return rows
+
+
+async def deflate_case(
+    server: ServerProc, args: argparse.Namespace, clients: int, offer: bool
+) -> dict[str, Any]:
+    """``echo`` of 16 KiB JSON documents over WebSocket, the client offering permessage-deflate
+    or not, to a server started with ``BENCH_DEFLATE=1`` (compression allowed)."""
+    size = 16384
+    label = f"echo {clients}c {size_label(size)} JSON, deflate {'on' if offer else 'off'}"
+    case = Case(
+        server.spec.name,
+        "deflate",
+        label,
+        clients=clients,
+        payload_bytes=size,
+        depth=args.depth,
+        transport="websocket",
+        mode="json",
+        offer=offer,
+    )
+    run = EchoRun("json", size, args.depth)
+    conns, errors = await connect_many(server.port, clients, clients, deflate=offer)
+    if errors:
+        close_all(conns)
+        case.fail(f"{errors} connect errors")
+        return case.row
+    for conn in conns:
+        run.attach(conn)
+        for _ in range(args.depth):
+            run.send_next(conn)
+    await asyncio.sleep(args.warmup)
+    rx_before = sum(c.rx_bytes for c in conns)
+    run.measuring = True
+    meter = Meter(server)
+    await measured_sleep(server, args, label)
+    run.measuring = False
+    figures = meter.stop()
+    rx = sum(c.rx_bytes for c in conns) - rx_before
+    run.running = False
+    deadline = time.monotonic() + 5
+    while run.outstanding and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    lost = run.outstanding
+    closed = sum(1 for c in conns if c.closed)
+    negotiated = sum(1 for c in conns if c.deflated)
+    close_all(conns)
+    case.row.update(
+        msgs_per_s=round(run.count / figures["wall_s"], 1),
+        per_server_cpu_s=round(run.count / figures["server_cpu_s"], 1)
+        if figures["server_cpu_s"]
+        else None,
+        p50_ms=ms(percentile(run.lat, 0.5)),
+        p99_ms=ms(percentile(run.lat, 0.99)),
+        round_trips=run.count,
+        negotiated=negotiated,
+        rx_bytes_per_msg=round(rx / run.count) if run.count else None,
+        lost=lost,
+        wrong=run.wrong,
+        errors=errors + closed,
+        **{k: round(v, 3) for k, v in figures.items()},
+    )
+    if lost or run.wrong or closed:
+        case.fail(f"lost={lost} wrong={run.wrong} closed={closed}")
+    return case.row
+
+
+async def scenario_deflate(server: ServerProc, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for offer in (False, True):
+        rows.append(await deflate_case(server, args, args.deflate_clients, offer))
         await asyncio.sleep(0.3)
     return rows
 
@@ -1524,6 +1689,7 @@ SCENARIOS: dict[
     "poll": scenario_poll,
     "raw": scenario_raw,
     "jwt": scenario_jwt,
+    "deflate": scenario_deflate,
 }
 NEEDS = {
     "connect": "sio",
@@ -1532,6 +1698,7 @@ NEEDS = {
     "poll": "poll",
     "raw": "raw",
     "jwt": "jwt",
+    "deflate": "deflate",
 }
 
 
@@ -1627,6 +1794,8 @@ async def run_group(
     server = ServerProc(spec, args, log_dir)
     jwt_on = group in ("jwt", "check-jwt")
     env = {"BENCH_JWT_SECRET": JWT_SECRET} if jwt_on else None
+    if group == "deflate":
+        env = {"BENCH_DEFLATE": "1"}
     try:
         await server.start(env)
         if group.startswith("check"):
@@ -1728,6 +1897,13 @@ def headline(row: dict[str, Any]) -> tuple[str, float | None, str]:
             f"p99 {fmt_ms(row['p99_ms'])} ms · lost {row['lost_deliveries']}{mark}"
         )
         return text, row.get("per_server_cpu_s"), "deliveries"
+    if sc == "deflate":
+        text = (
+            f"{fmt_rate(row['msgs_per_s'])}/s · {fmt_rate(row['per_server_cpu_s'])}/cpu-s · "
+            f"p99 {fmt_ms(row['p99_ms'])} ms · {row['rx_bytes_per_msg']} B/msg read · "
+            f"deflate on {row['negotiated']}/{row['clients']}{mark}"
+        )
+        return text, row.get("per_server_cpu_s"), "msgs"
     text = (
         f"{fmt_rate(row['msgs_per_s'])}/s · {fmt_rate(row['per_server_cpu_s'])}/cpu-s · "
         f"p50 {fmt_ms(row['p50_ms'])} · p99 {fmt_ms(row['p99_ms'])} ms{mark}"
@@ -1948,7 +2124,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         nargs="+",
-        default=["check", "check-jwt", "connect", "echo", "fanout", "poll", "raw", "jwt"],
+        default=[
+            "check",
+            "check-jwt",
+            "connect",
+            "echo",
+            "fanout",
+            "poll",
+            "raw",
+            "jwt",
+            "deflate",
+        ],
     )
     parser.add_argument("--duration", type=float, default=2.0, help="seconds measured per case")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring")
@@ -1976,6 +2162,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="CLIENTS:BYTES:event|ack",
     )
     parser.add_argument("--raw-clients", type=int, default=10)
+    parser.add_argument("--deflate-clients", type=int, default=10)
     parser.add_argument("--jwt-sessions", type=int, default=1000)
     parser.add_argument(
         "--repeat", type=int, default=1, help="passes over everything; the median pass is shown"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -35,6 +36,7 @@ import logging
 import re
 import sys
 import warnings
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,8 +49,10 @@ import trio.testing
 
 from minisock import (
     ConnectRefusedError,
+    Deflate,
     EngineServer,
     EngineSocket,
+    HttpCompression,
     JWTAuth,
     JWTVerifier,
     Recovery,
@@ -1766,6 +1770,124 @@ def _error_table(table: str) -> Callable[[], str]:
 
 for _table in ("http", "http-other", "websocket-handshake", "websocket", "socketio"):
     TRANSCRIPTS[f"errors-{_table}"] = _error_table(_table)
+
+
+# ============================================================================ compression
+
+
+def deflate_engine() -> EngineServer:
+    """The echo engine with permessage-deflate on, at a threshold that keeps lines short."""
+    server = echo_engine()
+    server.per_message_deflate = Deflate(threshold=64)
+    return server
+
+
+def gzip_engine() -> EngineServer:
+    """The echo engine compressing poll answers from 64 bytes (Node's default is 1024)."""
+    server = echo_engine()
+    server.http_compression = HttpCompression(threshold=64)
+    return server
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    """What a client sends for ``data`` (RFC 7692 §7.2.1), with the stdlib's zlib."""
+    stream = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return (stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+DEFLATE_TEXT = '4{"greeting":"hello","again":"hello hello hello","and":"hello hello hello"}'
+
+
+@transcript("deflate-websocket", deflate_engine)
+async def _deflate_websocket(run: Run) -> str:
+    peer = await run.connect()
+    offer = ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")
+    reply = await peer.ws_open("/engine.io/?EIO=4&transport=websocket", [offer])
+    answer = reply.header("sec-websocket-extensions")
+    inflater = zlib.decompressobj(-15)  # the client's end of the server's context takeover
+
+    async def read() -> str:
+        frame = await peer.ws_receive()
+        if frame.raw[0] & 0x40:  # RSV1: inflate (RFC 7692 §7.2.2)
+            return inflater.decompress(frame.payload + b"\x00\x00\xff\xff").decode()
+        return frame.payload.decode()
+
+    run.learn_open_packet(await read())  # the open packet is over 64 bytes: compressed too
+    run.mark()
+    await peer.ws_text("4hi")  # under the threshold: a plain frame each way
+    assert await read() == "4hi"
+    # 0x40 | 0x1: RSV1 and text, the compressed form of the same kind of message.
+    await peer.ws_send(0x41, _raw_deflate(DEFLATE_TEXT.encode()))
+    assert await read() == DEFLATE_TEXT
+    await run.settle()
+    head = (
+        f"{C2S}  GET /engine.io/?EIO=4&transport=websocket  ({offer[0]}: {offer[1]})\n"
+        f"{S2C}  HTTP/1.1 {reply.status} {reply.reason}  (Sec-WebSocket-Extensions: {answer})\n"
+    )
+    return head + "\n" + run.transcript(frame_bytes=True)
+
+
+@transcript("gzip-polling", gzip_engine)
+async def _gzip_polling(run: Run) -> str:
+    getter = await run.connect()
+    eio_sid = await run.handshake(getter)
+    await run.session(eio_sid).send(DEFLATE_TEXT[1:])
+    run.mark()
+    reply = await getter.get(eio(eio_sid), [("Accept-Encoding", "gzip, deflate, br")])
+    assert gzip.decompress(reply.body).decode() == DEFLATE_TEXT
+    head = reply.raw[: len(reply.raw) - len(reply.body)].decode("latin-1")
+    target = run.names.normalise(eio(eio_sid))
+    lines = [f"{C2S}  GET {target}  (Accept-Encoding: gzip, deflate, br)"]
+    lines += [f"{S2C}  {line}" for line in head.split("\r\n") if line]
+    lines.append(f"{S2C}  <{len(reply.body)} bytes of gzip>")
+    return "\n".join(lines) + "\n\n" + run.transcript()
+
+
+def deflate_default_engine() -> EngineServer:
+    """The echo engine with ``per_message_deflate=Deflate()`` (threshold 1024)."""
+    server = echo_engine()
+    server.per_message_deflate = Deflate()
+    return server
+
+
+async def _deflate_session(run: Run) -> tuple[Peer, str]:
+    peer = await run.connect()
+    offer = ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")
+    await peer.ws_open("/engine.io/?EIO=4&transport=websocket", [offer])
+    return peer, run.learn_open_packet(str(await peer.ws_read()))  # under 1024: plain
+
+
+@error_case("http", "a POST with a `Content-Encoding` (`gzip`): clients never compress bodies")
+async def _encoded_post(run: Run) -> tuple[str, str]:
+    peer, eio_sid = await _session(run)
+    body = gzip.compress(b"4hello", mtime=0)
+    reply = await peer.post(eio(eio_sid), body, [("Content-Encoding", "gzip")])
+    return http_answer(reply), fate(run, eio_sid)
+
+
+@error_case(
+    "websocket",
+    "a compressed message that inflates past `maxPayload` (10 MB of zeros sent as 10 KB)",
+    deflate_default_engine,
+)
+async def _deflate_bomb(run: Run) -> tuple[str, str]:
+    peer, eio_sid = await _deflate_session(run)
+    await peer.ws_send(0x41, _raw_deflate(b"4" + b"0" * 10_000_000))
+    return close_answer(await peer.ws_wait_close()), fate(run, eio_sid)
+
+
+@error_case("websocket", "a compressed message whose data does not inflate", deflate_default_engine)
+async def _deflate_garbage(run: Run) -> tuple[str, str]:
+    peer, eio_sid = await _deflate_session(run)
+    await peer.ws_send(0x41, b"\xff\xff\xff\xff")
+    return close_answer(await peer.ws_wait_close()), fate(run, eio_sid)
+
+
+@error_case("websocket", "RSV1 on a ping, permessage-deflate agreed", deflate_default_engine)
+async def _deflate_rsv1_ping(run: Run) -> tuple[str, str]:
+    peer, eio_sid = await _deflate_session(run)
+    await peer.ws_send(0x49, b"")
+    return close_answer(await peer.ws_wait_close()), fate(run, eio_sid)
 
 
 # ============================================================================ curl

@@ -15,6 +15,8 @@ per-client queue), no logging per message, one startup line on stderr; SIGTERM s
 gracefully within a few seconds. ``BENCH_INLINE_HANDLERS=1`` runs the event handlers in the
 connection's reader instead (``Server(inline_handlers=True)``: none of these handlers waits
 for an ack of its own client); the load generator measures that as ``minisock-inline``.
+``BENCH_DEFLATE=1`` turns permessage-deflate on (``Deflate()``: messages of 1024 bytes or more
+are compressed for clients that offer it); the load generator's ``deflate`` group uses it.
 ``BENCH_REDIS_URL=redis://127.0.0.1:6379`` puts the Socket.IO server on the Redis adapter
 (:class:`~minisock.adapters.redis.RedisBus`, compatible with Node's
 ``@socket.io/redis-adapter``), so several bench servers form one cluster: a ``bcast`` on one
@@ -37,7 +39,7 @@ from typing import Any
 
 import trio
 
-from minisock import EngineServer, EngineSocket, JWTAuth, JWTVerifier, Server, Socket
+from minisock import Deflate, EngineServer, EngineSocket, JWTAuth, JWTVerifier, Server, Socket
 from minisock.adapters import cluster_adapter
 from minisock.runner import serve_until_signal
 
@@ -48,13 +50,22 @@ AUDIENCE = "yoursite.net"
 
 
 def build_socketio(
-    secret: str | None, *, inline_handlers: bool = False, redis_url: str | None = None
+    secret: str | None,
+    *,
+    inline_handlers: bool = False,
+    redis_url: str | None = None,
+    deflate: bool = False,
 ) -> Server:
     """The Socket.IO server of the contract (section 2), on Redis when ``redis_url`` is set."""
     auth = None
     if secret:
         auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE))
-    sio = Server(auth=auth, inline_handlers=inline_handlers, adapter=cluster_adapter(redis_url))
+    sio = Server(
+        auth=auth,
+        inline_handlers=inline_handlers,
+        adapter=cluster_adapter(redis_url),
+        per_message_deflate=Deflate() if deflate else False,
+    )
 
     @sio.on("echo")
     async def echo(socket: Socket, *args: Any) -> tuple[Any, ...] | None:
@@ -90,9 +101,15 @@ def build_engineio() -> EngineServer:
 
 
 async def serve(
-    port: int, secret: str | None, inline_handlers: bool, redis_url: str | None = None
+    port: int,
+    secret: str | None,
+    inline_handlers: bool,
+    redis_url: str | None = None,
+    deflate: bool = False,
 ) -> None:
-    sio = build_socketio(secret, inline_handlers=inline_handlers, redis_url=redis_url)
+    sio = build_socketio(
+        secret, inline_handlers=inline_handlers, redis_url=redis_url, deflate=deflate
+    )
     sio.mount(build_engineio())
     async with trio.open_nursery() as nursery:
         bound = await nursery.start(serve_until_signal, sio, "127.0.0.1", port)
@@ -101,6 +118,7 @@ async def serve(
             f"(minisock {version('minisock')}, trio {trio.__version__}, "
             f"Python {sys.version.split()[0]}, JWT {'on' if secret else 'off'}, "
             f"inline handlers {'on' if inline_handlers else 'off'}, "
+            f"permessage-deflate {'on' if deflate else 'off'}, "
             f"adapter {'redis ' + redis_url if redis_url else 'in-memory'})",
             file=sys.stderr,
             flush=True,
@@ -112,7 +130,8 @@ def main() -> None:
     secret = os.environ.get("BENCH_JWT_SECRET") or None
     inline_handlers = os.environ.get("BENCH_INLINE_HANDLERS", "") == "1"
     redis_url = os.environ.get("BENCH_REDIS_URL") or None
-    trio.run(serve, port, secret, inline_handlers, redis_url)
+    deflate = os.environ.get("BENCH_DEFLATE", "") == "1"
+    trio.run(serve, port, secret, inline_handlers, redis_url, deflate)
 
 
 if __name__ == "__main__":

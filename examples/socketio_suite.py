@@ -6,8 +6,10 @@ Namespaces ``/`` and ``/custom``; on connect each emits ``auth`` with the CONNEC
 on ``/``, ``message`` is answered with ``message-back`` and ``message-with-ack`` is acked,
 both with the same arguments (binary kept). pingInterval 300 ms, pingTimeout 200 ms and
 connectTimeout 1000 ms by default, as the suite assumes. ``--recovery SECONDS`` turns on
-connection state recovery with that ``max_disconnection_duration``; ``--parser msgpack``
-speaks socket.io-msgpack-parser instead of the default JSON parser.
+connection state recovery with that ``max_disconnection_duration``, ``--parser msgpack``
+speaks socket.io-msgpack-parser instead of the default JSON parser, ``--deflate`` turns
+permessage-deflate on (at the default threshold, 1024 bytes), and ``--no-http-compression``
+turns off the compression of polling answers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def build_server(
     connect_timeout_ms: int = 1000,
     recovery: Recovery | None = None,
     parser: str = "json",
+    deflate: bool = False,
+    http_compression: bool = True,
 ) -> Server:
     sio = Server(
         adapter=adapter,
@@ -40,6 +44,8 @@ def build_server(
         ping_timeout=ping_timeout_ms / 1000,
         connect_timeout=connect_timeout_ms / 1000,
         connection_state_recovery=recovery,
+        per_message_deflate=deflate,
+        http_compression=http_compression,
     )
 
     async def send_auth(socket: Socket, auth: dict[str, Any]) -> None:
@@ -73,6 +79,10 @@ def main() -> None:
     parser.add_argument(
         "--parser", choices=["json", "msgpack"], default="json", help="the wire format"
     )
+    parser.add_argument("--deflate", action="store_true", help="permessage-deflate on")
+    parser.add_argument(
+        "--no-http-compression", action="store_true", help="polling answers uncompressed"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -84,6 +94,8 @@ def main() -> None:
         connect_timeout_ms=args.connect_timeout,
         recovery=Recovery(max_disconnection_duration=args.recovery) if args.recovery else None,
         parser=args.parser,
+        deflate=args.deflate,
+        http_compression=not args.no_http_compression,
     )
     log.info("Socket.IO suite server on http://%s:%d/socket.io/", args.host, args.port)
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown

@@ -21,8 +21,10 @@ from minisock.errors import (
 )
 from minisock.namespace import Namespace
 from minisock.parent_namespace import ParentNamespace
+from minisock.proto.http_compression import HttpCompression
 from minisock.proto.recovery import Recovery
 from minisock.proto.token_bucket import RateLimit
+from minisock.proto.ws_deflate import Deflate
 from minisock.remote_socket import RemoteSocket
 from minisock.request import Request, Response
 from minisock.runner import run, serve_until_signal
@@ -40,10 +42,12 @@ __all__ = [
     "ConnectRefusedError",
     "ConnectionErrorEvent",
     "CookieOptions",
+    "Deflate",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
     "HandshakeError",
+    "HttpCompression",
     "JWTAuth",
     "JWTVerifier",
     "MinisockError",

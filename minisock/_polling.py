@@ -14,8 +14,9 @@ import trio
 from minisock import trace
 from minisock._http import BodyTooLargeError, HttpConnection, MalformedBodyError
 from minisock.errors import EngineProtocolError
-from minisock.proto.eio import RECORD_SEPARATOR, decode_packet, encode_payload
-from minisock.proto.eio_session import CloseReason, PollOverlapError, Transport
+from minisock.proto.eio import RECORD_SEPARATOR, decode_packet, encode_payload, wants_compression
+from minisock.proto.eio_session import CloseReason, EngineSession, PollOverlapError, Transport
+from minisock.proto.http_compression import choose_encoding, compress_body
 from minisock.proto.route import ErrorCode, Reject
 from minisock.request import Request, Response
 
@@ -31,6 +32,8 @@ _TEXT = "text/plain; charset=UTF-8"
 _NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be replayed
 _MALFORMED_BODY = {"code": 3, "message": "malformed request body"}
 _MALFORMED = Reject(400, ErrorCode.BAD_REQUEST, "malformed request body")
+# Engine.IO clients never compress what they send; a compressed body would be read as garbage.
+_ENCODED_BODY = Reject(415, ErrorCode.BAD_REQUEST, "Content-Encoding is not supported")
 
 
 def _too_large(limit: int) -> Reject:
@@ -75,17 +78,20 @@ async def serve_get(
         return
     server.transport_started()
     try:
-        body = state.poll_take()
+        body, compressible = _poll_take(state)
         if body is None:
-            body = await _wait_for_body(http, sock)
+            body, compressible = await _wait_for_body(http, sock)
         server.refresh(sock)
         if body is None:
             raise trio.BrokenResourceError("client abandoned its poll")
         if trace.enabled():
             trace.payload(trace.S2C, sock.eio_sid, body)
         headers = server.cors_headers(request) + server.response_headers(request) + _NO_STORE
+        content = body.encode("utf-8")
+        if compressible:
+            content = _compressed(server, request, sock, content, headers)
         try:
-            await http.respond(200, body.encode("utf-8"), content_type=_TEXT, headers=headers)
+            await http.respond(200, content, content_type=_TEXT, headers=headers)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The client left as we answered: it may not have these packets, and we cannot
             # take them back. Close the session visibly rather than lose them silently.
@@ -96,7 +102,37 @@ async def serve_get(
         server.transport_finished()
 
 
-async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> str | None:
+def _poll_take(state: EngineSession) -> tuple[str | None, bool]:
+    """The poll's answer, and whether it may be compressed: as in Node, when any of its
+    packets was not sent with ``compress(False)``."""
+    compressible = any(wants_compression(wire) for wire in state.outbox)
+    return state.poll_take(), compressible
+
+
+def _compressed(
+    server: EngineServer,
+    request: Request,
+    sock: EngineSocket,
+    content: bytes,
+    headers: list[tuple[str, str]],
+) -> bytes:
+    """``content`` compressed as the client accepts (adding Content-Encoding), if the
+    server compresses answers of its size; else as it is."""
+    settings = server.http_compression
+    if settings is None or len(content) < settings.threshold:
+        return content
+    encoding = choose_encoding(request.header("accept-encoding"))
+    if encoding is None:
+        return content
+    compressed = compress_body(content, encoding, settings.level)
+    headers.append(("Content-Encoding", encoding))
+    if trace.enabled():
+        note = f"body of {len(content)} bytes sent as {len(compressed)}"
+        trace.emit(trace.S2C, "polling", sock.eio_sid, f"Content-Encoding: {encoding}", note)
+    return compressed
+
+
+async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> tuple[str | None, bool]:
     """Wait for the session to have something to say, or for the client to go away.
 
     Watching the socket matters: a GET the client abandoned must not take the next message
@@ -104,6 +140,7 @@ async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> str | None
     """
     state = sock.state
     body: str | None = None
+    compressible = False
     async with trio.open_nursery() as nursery:
 
         async def watch() -> None:
@@ -111,12 +148,15 @@ async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> str | None
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch)
-        while (body := state.poll_take()) is None:
+        while True:
+            body, compressible = _poll_take(state)
+            if body is not None:
+                break
             await sock.wait_changed()
         nursery.cancel_scope.cancel()
     if body is None:
         state.poll_abandon()
-    return body
+    return body, compressible
 
 
 async def serve_post(
@@ -132,6 +172,10 @@ async def serve_post(
         server.refresh(sock)
         reject = Reject(400, ErrorCode.BAD_REQUEST, "Binary POST bodies are not used in EIO=4")
         await server.reject(http, request, reject)
+        return
+    encoding = (request.header("content-encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        await server.reject(http, request, _ENCODED_BODY, close=True)
         return
     declared = request.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

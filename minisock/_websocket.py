@@ -27,8 +27,8 @@ import trio
 from minisock import trace
 from minisock._http import HttpConnection
 from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtocolError
-from minisock.proto import ws, ws_handshake
-from minisock.proto.eio import WirePacket, decode_packet
+from minisock.proto import ws, ws_deflate, ws_handshake
+from minisock.proto.eio import WirePacket, decode_packet, wants_compression
 from minisock.proto.eio_session import CloseReason, Transport, UpgradeOutcome, UpgradeRefusedError
 from minisock.proto.route import ErrorCode, Reject
 from minisock.request import Request
@@ -68,6 +68,7 @@ class WebSocket:
         "_lock",
         "close_received",
         "close_sent",
+        "deflater",
         "eio_sid",
         "parser",
         "stream",
@@ -75,9 +76,22 @@ class WebSocket:
         "unsent",
     )
 
-    def __init__(self, stream: trio.abc.Stream, trailing: bytes, *, max_message_size: int) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        trailing: bytes,
+        *,
+        max_message_size: int,
+        deflate: tuple[ws_deflate.Agreement, ws_deflate.Deflate] | None = None,
+    ) -> None:
         self.stream = stream
+        self.deflater: ws_deflate.MessageDeflater | None = None
+        """Set when permessage-deflate was negotiated; None costs nothing per message."""
         self.parser = ws.FrameParser(max_message_size=max_message_size)
+        if deflate is not None:
+            agreement, settings = deflate
+            self.deflater = ws_deflate.MessageDeflater(agreement, settings)
+            self.parser.inflater = ws_deflate.MessageInflater(agreement, max_size=max_message_size)
         if trailing:
             self.parser.receive_data(trailing)
         self._lock = trio.StrictFIFOLock()
@@ -237,6 +251,24 @@ def _frame(wire: WirePacket) -> bytes:
     return frame
 
 
+def _deflated_frame(deflater: ws_deflate.MessageDeflater, wire: WirePacket) -> bytes:
+    """The frame of ``wire`` on a connection that negotiated permessage-deflate.
+
+    Messages under the threshold, and those sent with ``compress(False)``, go as plain frames
+    (and share the broadcast cache); the others are compressed per connection, since each
+    connection's deflate stream has its own history.
+    """
+    if not wants_compression(wire):
+        return _frame(wire)
+    if isinstance(wire, str):
+        data, opcode = wire.encode("utf-8"), ws.Opcode.TEXT
+    else:
+        data, opcode = wire, ws.Opcode.BINARY
+    if len(data) < deflater.threshold:
+        return _frame(wire)
+    return ws.encode_deflated(opcode, deflater.compress(data))
+
+
 async def _validated_key(
     server: EngineServer, http: HttpConnection, request: Request
 ) -> str | None:
@@ -263,8 +295,18 @@ async def _switch(
     headers = ws_handshake.response_headers(key)
     extra = server.response_headers(request, eio_sid=eio_sid)
     headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+    deflate = None
+    settings = server.per_message_deflate
+    if settings is not None:
+        negotiated = ws_deflate.negotiate(request.headers, settings)
+        if negotiated is not None:
+            agreement, answer = negotiated
+            deflate = (agreement, settings)
+            headers.append((b"sec-websocket-extensions", answer.encode("ascii")))
     trailing = await http.accept_upgrade(headers)
-    return WebSocket(http.stream, trailing, max_message_size=server.config.max_payload)
+    return WebSocket(
+        http.stream, trailing, max_message_size=server.config.max_payload, deflate=deflate
+    )
 
 
 async def serve_new(
@@ -373,7 +415,7 @@ async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Bin
         if binding.aborted:
             return
         if not binding.probing and state.outbox:
-            data = _take_frames(sock)
+            data = _take_frames(sock, socket)
             sock.wake()  # senders waiting for room
             await socket.send(data)
             continue
@@ -384,13 +426,19 @@ async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Bin
         await sock.wait_changed()
 
 
-def _take_frames(sock: EngineSocket) -> bytes:
+def _take_frames(sock: EngineSocket, socket: WebSocket) -> bytes:
     """Everything in the outbox, as WebSocket frames in one buffer."""
     wires = sock.state.take_outbox()
-    frames = [_frame(w) for w in wires]
+    deflater = socket.deflater
+    if deflater is None:
+        frames = [_frame(w) for w in wires]
+    else:
+        frames = [_deflated_frame(deflater, w) for w in wires]
     if trace.enabled():
         for wire, data in zip(wires, frames, strict=True):
-            trace.frame(trace.S2C, sock.eio_sid, ws.frame_head(data), wire)
+            head = ws.frame_head(data)
+            deflated = len(data) - len(head) if data[0] & 0x40 else None
+            trace.frame(trace.S2C, sock.eio_sid, head, wire, deflated=deflated)
     return b"".join(frames)
 
 
@@ -417,7 +465,7 @@ def _write_fast(sock: EngineSocket, socket: WebSocket) -> bool:
     """
     if not socket.can_write_now():
         return False
-    return not socket.write_now(_take_frames(sock))
+    return not socket.write_now(_take_frames(sock, socket))
 
 
 def _transport_lost(

@@ -64,6 +64,11 @@ class BroadcastOperator:
         ``io.volatile``); counted in ``server.stats.volatile_dropped``."""
         return self._with(volatile=True)
 
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """``compress(False)``: send this packet uncompressed, whatever its size (Node's
+        ``io.compress(false)``); it matters only with permessage-deflate or HTTP compression."""
+        return self._with(compress=compress)
+
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Bound :meth:`call`: after ``seconds`` it raises :class:`AckTimeoutError`."""
         if not seconds >= 0 or math.isinf(seconds):

@@ -44,6 +44,7 @@ from minisock.proto.eio_session import (
     Transport,
 )
 from minisock.proto.eio_sid import sid_problem
+from minisock.proto.http_compression import HttpCompression
 from minisock.proto.route import (
     ERROR_MESSAGES,
     EngineRequest,
@@ -52,6 +53,7 @@ from minisock.proto.route import (
     classify,
     origin_matches_host,
 )
+from minisock.proto.ws_deflate import Deflate
 from minisock.request import Request, Response
 
 __all__ = ["ConnectionErrorEvent", "CookieOptions", "EngineServer"]
@@ -129,6 +131,8 @@ class EngineServer:
         allow_request: AllowRequest | None = None,
         generate_id: GenerateId | None = None,
         hook_timeout: float = 10.0,
+        per_message_deflate: Deflate | bool = False,
+        http_compression: HttpCompression | bool = True,
     ) -> None:
         unknown = set(transports) - {"polling", "websocket"}
         if unknown:
@@ -163,6 +167,14 @@ class EngineServer:
         self.generate_id = generate_id
         self.hook_timeout = hook_timeout
         """Bound on ``allow_request`` and ``generate_id`` (a database that does not answer)."""
+        self.per_message_deflate = (
+            Deflate() if per_message_deflate is True else per_message_deflate or None
+        )
+        """permessage-deflate settings (Node's ``perMessageDeflate``); None: off, as in Node."""
+        self.http_compression = (
+            HttpCompression() if http_compression is True else http_compression or None
+        )
+        """Compression of polling answers (Node's ``httpCompression``); on by default."""
         self.on_initial_headers: HeadersHook | None = None
         self.on_headers: HeadersHook | None = None
         self.on_connection_error: ConnectionErrorHandler | None = None

@@ -176,6 +176,10 @@ class Namespace:
         """Every socket of this namespace, dropping the packet where it cannot leave now."""
         return BroadcastOperator(self).volatile
 
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Every socket of this namespace; ``compress(False)`` sends uncompressed."""
+        return BroadcastOperator(self).compress(compress)
+
     def timeout(self, seconds: float) -> BroadcastOperator:
         return BroadcastOperator(self).timeout(seconds)
 

@@ -219,6 +219,10 @@ class Server:
         """``sio.volatile.emit(...)``: sockets that cannot write now miss it (counted)."""
         return self.sockets.volatile
 
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """``sio.compress(False).emit(...)``: this broadcast goes uncompressed."""
+        return self.sockets.compress(compress)
+
     def timeout(self, seconds: float) -> BroadcastOperator:
         """``await sio.timeout(5).call("event")``: every client's answer (see ``call``)."""
         return self.sockets.timeout(seconds)

@@ -23,7 +23,7 @@ from minisock.ack import Ack, current_ack
 from minisock.adapters import BroadcastOptions
 from minisock.broadcast import BroadcastOperator
 from minisock.errors import AckTimeoutError, SessionClosedError
-from minisock.proto.eio import WirePacket
+from minisock.proto.eio import WirePacket, uncompressed
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.sio import (
     SioPacket,
@@ -238,11 +238,13 @@ class Socket:
             raise slot.error
         return ack_value(slot.args)
 
-    async def _send(self, packet: SioPacket) -> None:
+    async def _send(self, packet: SioPacket, compress: bool = True) -> None:
         if self.pid is not None and packet.id is None:
-            await self._send_recorded(packet)
+            await self._send_recorded(packet, compress)
             return
         wires = self.namespace.engine_wires(packet)
+        if not compress:
+            wires = [uncompressed(wire) for wire in wires]
         if self._held is not None:
             self._held.append(wires)
             await trio.lowlevel.checkpoint()
@@ -251,7 +253,7 @@ class Socket:
             raise SessionClosedError("socket is disconnected")
         await self.engine.send_wires(wires)
 
-    async def _send_recorded(self, packet: SioPacket) -> None:
+    async def _send_recorded(self, packet: SioPacket, compress: bool = True) -> None:
         """With recovery on, an event without ack is logged with an offset, as Node's
         ``socket.emit`` broadcasts it to the socket's own room. It is stamped and logged
         only once it is queued, so the log's order stays the order on the wire."""
@@ -260,6 +262,8 @@ class Socket:
         await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             stamped, wires = adapter.stamp(packet)
+            if not compress:
+                wires = [uncompressed(wire) for wire in wires]
             if self._held is not None:
                 self._held.append(wires)
             elif not self.connected:
@@ -324,6 +328,11 @@ class Socket:
 
     def forget_ack(self, ack_id: int) -> None:
         self._acks.pop(ack_id, None)
+
+    def compress(self, compress: bool) -> Socket | UncompressedSocket:
+        """``socket.compress(False).emit(...)``: that one packet goes uncompressed (Node's
+        ``socket.compress(false)``), with permessage-deflate or HTTP compression on."""
+        return self if compress else UncompressedSocket(self)
 
     @property
     def volatile(self) -> VolatileSocket:
@@ -470,6 +479,24 @@ class VolatileSocket:
         packet = SioPacket(SioPacketType.EVENT, socket.nsp, data)
         socket.deliver_nowait(socket.namespace.engine_wires(packet), True)
         await trio.lowlevel.checkpoint()
+
+
+class UncompressedSocket:
+    """A socket whose :meth:`emit` sends without compression (``socket.compress(False)``)."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Like :meth:`Socket.emit`, the packet marked not to be compressed."""
+        socket = self.socket
+        check_event_name(event)
+        data = [event, *args]
+        if socket.hooks is not None:
+            notify(socket.hooks.any_outgoing, data)
+        await socket._send(SioPacket(SioPacketType.EVENT, socket.nsp, data), compress=False)
 
 
 class TimedSocket:

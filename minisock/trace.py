@@ -226,17 +226,26 @@ def payload(direction: str, eio_sid: str | None, body: str) -> None:
     packets(direction, "polling", eio_sid, list(records))
 
 
-def frame(direction: str, eio_sid: str | None, head: bytes, wire: str | bytes) -> None:
-    """A WebSocket frame: its header bytes in hex, then the packet it carries."""
+def frame(
+    direction: str,
+    eio_sid: str | None,
+    head: bytes,
+    wire: str | bytes,
+    *,
+    deflated: int | None = None,
+) -> None:
+    """A WebSocket frame: its header bytes in hex, then the packet it carries.
+
+    ``deflated``: the frame is compressed (RSV1) to that many bytes; the packet shown is the
+    inflated one.
+    """
     if isinstance(wire, str):
         wire = redact(wire, eio_sid)
-    emit(
-        direction,
-        "websocket",
-        eio_sid,
-        f"[{head.hex(' ')}] {raw_form(wire)}",
-        describe_eio(wire),
-    )
+    meaning = describe_eio(wire)
+    if deflated is not None:
+        size = len(wire.encode("utf-8")) if isinstance(wire, str) else len(wire)
+        meaning += f" [RSV1: deflated, {size} bytes sent as {deflated}]"
+    emit(direction, "websocket", eio_sid, f"[{head.hex(' ')}] {raw_form(wire)}", meaning)
 
 
 def raw_bytes(direction: str, eio_sid: str | None, data: bytes, meaning: str) -> None:

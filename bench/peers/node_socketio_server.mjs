@@ -34,7 +34,11 @@ function sameOrigin(req, callback) {
 }
 
 const httpServer = createServer();
-const io = new Server(httpServer, { allowRequest: sameOrigin, destroyUpgrade: false });
+const io = new Server(httpServer, {
+  allowRequest: sameOrigin,
+  destroyUpgrade: false,
+  perMessageDeflate: process.env.BENCH_DEFLATE === "1", // the loadgen's deflate group
+});
 const redisClients = [];
 
 if (REDIS_URL) {

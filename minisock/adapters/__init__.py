@@ -46,7 +46,8 @@ class BroadcastOptions:
 
     ``local`` keeps the operation on this server; ``timeout`` (seconds) bounds a broadcast
     that waits for acknowledgements; ``volatile`` drops the packet for each socket whose
-    transport is not writable.
+    transport is not writable; ``compress=False`` sends it uncompressed (Node's
+    ``io.compress(false)``).
     """
 
     rooms: frozenset[str] = field(default_factory=frozenset)
@@ -54,6 +55,7 @@ class BroadcastOptions:
     local: bool = False
     timeout: float | None = None
     volatile: bool = False
+    compress: bool = True
 
 
 @dataclass(frozen=True, slots=True)

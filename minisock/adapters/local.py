@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from minisock.adapters import AckCallbacks, BroadcastOptions, RoomListener
-from minisock.proto.eio import WirePacket
+from minisock.proto.eio import WirePacket, uncompressed
 from minisock.proto.recovery import Claim, KeptSession, RecoveryStore
 from minisock.proto.rooms import RoomChange, RoomEvent, RoomRegistry
 from minisock.proto.sio import SioPacket, SioPacketType
@@ -127,6 +127,8 @@ class LocalAdapter:
             self.record(stamped, wires, opts.rooms, opts.except_rooms)
         else:
             wires = self.namespace.engine_wires(packet)
+        if not opts.compress:
+            wires = [uncompressed(wire) for wire in wires]
         for socket in self.local_targets(opts):
             if socket.hooks is not None:  # Node notifies before the volatile check
                 notify(socket.hooks.any_outgoing, packet.data)
@@ -188,6 +190,8 @@ class LocalAdapter:
         on each of them), so the packet is still encoded once."""
         ack_id = self.namespace.next_ack_id()
         wires = self.namespace.engine_wires(SioPacket(packet.type, packet.nsp, packet.data, ack_id))
+        if not opts.compress:
+            wires = [uncompressed(wire) for wire in wires]
         targets = self.local_targets(opts)
 
         def answered(args: list[Any] | None) -> None:

@@ -617,7 +617,10 @@ class RedisAdapter(LocalAdapter):
         if message.uid == self.bus.uid or message.packet.nsp != self.namespace.name:
             return
         volatile = message.flags.get("volatile") is True
-        opts = BroadcastOptions(message.rooms, message.except_rooms, volatile=volatile)
+        compress = message.flags.get("compress") is not False
+        opts = BroadcastOptions(
+            message.rooms, message.except_rooms, volatile=volatile, compress=compress
+        )
         self.deliver(message.packet, opts)
 
     def on_request(self, data: bytes) -> None:
@@ -741,8 +744,11 @@ class _AckWait:
 
 
 def _flags(opts: BroadcastOptions) -> dict[str, Any]:
-    """The reference's broadcast flags: ``timeout`` (in ms) and ``volatile`` cross servers."""
+    """The reference's broadcast flags: ``timeout`` (in ms), ``volatile`` and ``compress``
+    cross servers."""
     flags: dict[str, Any] = {"volatile": True} if opts.volatile else {}
+    if not opts.compress:
+        flags["compress"] = False
     if opts.timeout is not None and not math.isinf(opts.timeout):
         flags["timeout"] = round(opts.timeout * 1000)
     return flags

@@ -28,18 +28,46 @@ __all__ = [
     "RECORD_SEPARATOR",
     "Packet",
     "PacketType",
+    "UncompressedBinary",
+    "UncompressedText",
     "WirePacket",
     "decode_packet",
     "decode_payload",
     "encode_packet",
     "encode_payload",
     "open_packet",
+    "uncompressed",
+    "wants_compression",
 ]
 
 RECORD_SEPARATOR = "\x1e"
 
 WirePacket = str | bytes
 """One packet as a WebSocket frame carries it: text with its type digit, or a binary message."""
+
+
+class UncompressedText(str):
+    """A text wire packet sent with ``compress(False)``: never deflated (the type is the flag,
+    so packets without it cost nothing extra)."""
+
+    __slots__ = ()
+
+
+class UncompressedBinary(bytes):
+    """A binary wire packet sent with ``compress(False)``."""
+
+    __slots__ = ()
+
+
+def wants_compression(wire: WirePacket) -> bool:
+    """Whether ``wire`` may be compressed (it was not sent with ``compress(False)``)."""
+    kind = type(wire)
+    return kind is not UncompressedText and kind is not UncompressedBinary
+
+
+def uncompressed(wire: WirePacket) -> WirePacket:
+    """``wire`` marked ``compress(False)``."""
+    return UncompressedText(wire) if isinstance(wire, str) else UncompressedBinary(wire)
 
 
 class PacketType(enum.IntEnum):

@@ -34,9 +34,12 @@ import codecs
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from minisock.errors import WebSocketProtocolError
+
+if TYPE_CHECKING:
+    from minisock.proto.ws_deflate import MessageInflater
 
 __all__ = [
     "BinaryMessage",
@@ -51,6 +54,7 @@ __all__ = [
     "encode_binary",
     "encode_client_frame",
     "encode_close",
+    "encode_deflated",
     "encode_frame",
     "encode_ping",
     "encode_pong",
@@ -162,11 +166,18 @@ class FrameParser:
     frame sizes and the total message size after reassembly from multiple fragments").
     ``max_fragments`` caps the frames of one message, so a flood of tiny fragments cannot
     cost more memory in bookkeeping than the bytes it carries.
+
+    ``inflater`` is set once permessage-deflate was negotiated (RFC 7692): RSV1 is then
+    allowed on the first frame of a data message, and such a message is inflated, fragment by
+    fragment, by the inflater, which bounds the *inflated* size as well.
     """
 
     def __init__(self, *, max_message_size: int = 1_000_000, max_fragments: int = 1024) -> None:
         self.max_message_size = max_message_size
         self.max_fragments = max_fragments
+        self.inflater: MessageInflater | None = None
+        self._compressed = False
+        """The data message being read has RSV1 set: its frames are deflated."""
         self._buf = bytearray()
         self._pos = 0
         self._header: _Header | None = None
@@ -259,9 +270,17 @@ class FrameParser:
         opcode = b0 & 0x0F
         length = b1 & 0x7F
         # §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings
-        # for non-zero values". We negotiate none.
+        # for non-zero values". permessage-deflate gives RSV1 one: "the message is
+        # compressed", set on the first frame of a data message only (RFC 7692 §6.1), never
+        # on a control frame (§6) nor a continuation frame (§6.1).
         if b0 & 0x70:
-            raise _violation(f"reserved bits set ({(b0 >> 4) & 0x7:#05b}) with no extension")
+            if b0 & 0x70 != 0x40 or self.inflater is None:
+                raise _violation(f"reserved bits set ({(b0 >> 4) & 0x7:#05b}) with no extension")
+            if not _CONT < opcode < _CLOSE:
+                raise _violation(f"RSV1 set on a frame of opcode {opcode:#x}")
+            # Set here, not on every frame, so plain traffic pays nothing; the message's last
+            # frame clears it. Parsing this header again (more bytes came) sets it again.
+            self._compressed = True
         if opcode not in _KNOWN_OPCODES:
             raise _violation(f"unknown opcode {opcode:#x}")
         # §5.1: "The server MUST close the connection upon receiving a frame that is not
@@ -323,6 +342,10 @@ class FrameParser:
             self._closed = True
             self._drop_buffers()
             return event
+        if self._compressed:
+            assert self.inflater is not None  # RSV1 is refused without one
+            payload = self.inflater.feed(payload, fin)
+            self._compressed = not fin
         if fin and opcode != _CONT:
             # The common case, a message in one frame: no assembly, no extra copy.
             if opcode == _BINARY:
@@ -434,6 +457,11 @@ def encode_frame(opcode: Opcode, payload: bytes, *, fin: bool = True) -> bytes:
     if opcode >= Opcode.CLOSE and (len(payload) > _MAX_CONTROL_PAYLOAD or not fin):
         raise ValueError("control frames carry at most 125 bytes and cannot be fragmented")
     return _frame_head((0x80 if fin else 0) | opcode, 0, len(payload)) + payload
+
+
+def encode_deflated(opcode: Opcode, compressed: bytes) -> bytes:
+    """Encode a compressed data message as one frame with RSV1 set (RFC 7692 §6.1)."""
+    return _frame_head(0xC0 | opcode, 0, len(compressed)) + compressed
 
 
 def encode_text(text: str) -> bytes:
