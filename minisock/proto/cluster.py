@@ -78,6 +78,7 @@ __all__ = [
     "loads_json",
     "pack",
     "unpack",
+    "unpack_notepack",
 ]
 
 DEFAULT_KEY = "socket.io"
@@ -256,18 +257,27 @@ def _pack_checked(obj: Any) -> bytes:
     return data
 
 
+def unpack_notepack(data: bytes, **bounds: int) -> Any:
+    """msgpack's reader set to read what notepack writes: text as ``str``, string map keys,
+    its ext types through :func:`_ext_hook`. Raises what ``msgpack.unpackb`` raises."""
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        use_list=True,
+        strict_map_key=True,
+        timestamp=0,
+        ext_hook=_ext_hook,
+        **bounds,
+    )
+
+
 def unpack(data: bytes, limits: ClusterLimits = DEFAULT_LIMITS) -> Any:
     """One msgpack value filling all of ``data`` (notepack also refuses trailing bytes)."""
     if len(data) > limits.max_message_bytes:
         raise _fail(f"message of {len(data)} bytes (limit {limits.max_message_bytes})")
     try:
-        value = msgpack.unpackb(
+        value = unpack_notepack(
             data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            timestamp=0,
-            ext_hook=_ext_hook,
             max_str_len=limits.max_message_bytes,
             max_bin_len=limits.max_message_bytes,
             max_ext_len=limits.max_message_bytes,

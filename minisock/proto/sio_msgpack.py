@@ -134,14 +134,7 @@ def decode(
 ) -> SioPacket:
     """One packet from one binary message, checked as strictly as the JSON parser checks."""
     try:
-        body = msgpack.unpackb(
-            raw,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            timestamp=0,
-            ext_hook=cluster._ext_hook,
-        )
+        body = cluster.unpack_notepack(raw)
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError):
         raise _fail("invalid msgpack") from None
     except cluster.ClusterMessageError as exc:
