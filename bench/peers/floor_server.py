@@ -5,8 +5,9 @@
 It shows how close minisock runs to the limit of its own stack (trio + pure Python). It is
 not a server anyone should run: it parses the upgrade request just enough to find the key,
 answers ``101``, sends a fixed open packet, then reads frames, unmasks them and answers by
-byte surgery, with no heartbeat, no validation (not even UTF-8), no polling, no JWT, no
-Origin check, and no limits:
+byte surgery, with no heartbeat, no validation (not even UTF-8), no JWT, no Origin check,
+and no limits (a connection whose first request is not an upgrade goes to the polling floor,
+``polling_floor.py``):
 
 - ``40`` -> ``40{"sid":...}``;
 - ``42["echo",...]`` -> the same bytes back; ``42<id>["echo",a...]`` -> ``43<id>[a...]``;
@@ -29,6 +30,7 @@ import struct
 import sys
 
 import trio
+from polling_floor import reply, serve_polling
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 OPEN = b'0{"sid":"%d","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
@@ -77,25 +79,19 @@ def frame(payload: bytes, opcode: int = 1) -> bytes:
 
 def answer(conn: Conn, p: bytes, out: list[bytes], raw: bool) -> tuple[bytes, set[Conn]] | None:
     """Append the answer to the message ``p`` (unmasked payload) to ``out``; a broadcast is
-    returned as (frame, members) for the caller to write."""
-    if raw:
-        if p[:1] == b"4":
-            out.append(frame(p))
+    returned as (frame, members) for the caller to write. Connect, echo and ack are
+    :func:`polling_floor.reply`'s, shared with the polling floor."""
+    answered = reply(p, raw)
+    if answered is not None:
+        out.append(frame(answered))
         return None
-    if p[:2] == b"42":
+    if not raw and p[:2] == b"42":
         i = 2
         while p[i] in _DIGITS:
             i += 1
         ack = p[2:i]
         rest = p[i:]
-        if rest.startswith(b'["echo"'):
-            if not ack:
-                out.append(frame(p))
-            elif rest[7:8] == b",":
-                out.append(frame(b"43" + ack + b"[" + rest[8:]))
-            else:
-                out.append(frame(b"43" + ack + b"[]"))
-        elif rest.startswith(b'["bcast","'):
+        if rest.startswith(b'["bcast","'):
             cut = rest.index(b'",', 10)
             if ack:
                 out.append(frame(b"43" + ack + b"[]"))
@@ -106,8 +102,6 @@ def answer(conn: Conn, p: bytes, out: list[bytes], raw: bool) -> tuple[bytes, se
             rooms.setdefault(rest[9 : rest.rindex(b'"')], set()).add(conn)
             if ack:
                 out.append(frame(b"43" + ack + b"[]"))
-    elif p[:2] == b"40":
-        out.append(frame(b'40{"sid":"s%d"}' % next(_ids)))
     return None
 
 
@@ -119,12 +113,20 @@ async def handle(stream: trio.SocketStream) -> None:
             return
         buf += data
     head = bytes(buf[:end])
+    conn = Conn(stream)
+    start = head.lower().find(b"\r\nsec-websocket-key:") + 20
+    if start < 20:
+        try:
+            await serve_polling(conn, bytes(buf))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+        return
     del buf[: end + 4]
     raw = b" /engine.io" in head[: head.find(b"\r\n")]
-    start = head.lower().find(b"\r\nsec-websocket-key:") + 20
-    key = head[start : head.find(b"\r\n", start)].strip() if start >= 20 else b""
+    key = head[start : head.find(b"\r\n", start)].strip()
     accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-    conn = Conn(stream)
     await stream.send_all(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frame(OPEN % next(_ids))
