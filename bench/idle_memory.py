@@ -25,8 +25,9 @@ checks that every session is still open (and every polling GET still held):
 2. **Traced run**, with ``tracemalloc`` started in the server process before anything is
    imported (``--frames`` frames per allocation): a snapshot before and after, and a census
    of objects by type (every gc-tracked object, plus the untracked ones they refer to directly:
-   ``bytes``, ``bytearray``, ``str``, atomic-only ``dict``... sized with ``sys.getsizeof``) and
-   of the trio task tree by task name. The snapshots' difference is grouped by the allocating
+   ``bytes``, ``bytearray``, ``str``, atomic-only ``dict``... sized with ``sys.getsizeof``), of
+   the coroutines and generators alive by name (the tasks' await chains, frames included)
+   and of the trio task tree by task name. The snapshots' difference is grouped by the allocating
    line: the innermost frame in minisock, trio, h11 or the bench server (the innermost frame
    of all is shown beside it when it is elsewhere, e.g. in the standard library).
 
@@ -54,6 +55,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -90,9 +92,15 @@ def _object_census() -> dict[str, list[int]]:
     census: dict[str, list[int]] = {}
 
     def add(o: object) -> None:
+        size = sys.getsizeof(o)
         entry = census.setdefault(_type_name(type(o)), [0, 0])
         entry[0] += 1
-        entry[1] += sys.getsizeof(o)
+        entry[1] += size
+        if isinstance(o, types.CoroutineType | types.GeneratorType | types.AsyncGeneratorType):
+            # the tasks' await chains: which coroutine frames are alive (key starts with "@")
+            entry = census.setdefault("@" + o.__qualname__, [0, 0])
+            entry[0] += 1
+            entry[1] += size
 
     for o in objs:
         add(o)
@@ -391,6 +399,8 @@ def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any
     types_b, types_a = b["types"], a["types"]
     tdiff = []
     for name in set(types_a) | set(types_b):
+        if name.startswith("@"):
+            continue
         ca, sa = types_a.get(name, [0, 0])
         cb, sb = types_b.get(name, [0, 0])
         if ca - cb or sa - sb:
@@ -431,6 +441,21 @@ def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any
         delta = sum(types_a.get(k, [0, 0])[0] - types_b.get(k, [0, 0])[0] for k in full)
         cells.append(_per(delta, n))
     out.append("| " + " | ".join(cells) + " |")
+
+    frames = []
+    for name in names:
+        if name.startswith("@"):
+            ca, sa = types_a.get(name, [0, 0])
+            cb, sb = types_b.get(name, [0, 0])
+            if ca - cb:
+                frames.append((name[1:], ca - cb, sa - sb))
+    frames.sort(key=lambda t: -t[2])
+    out.append("\n**coroutines and generators alive** (the tasks' await chains; per session)\n")
+    out.append("| coroutine / generator | objects | B (getsizeof, frame included) |")
+    out.append("| --- | ---: | ---: |")
+    for name, count, size in frames[:top]:
+        out.append(f"| `{name}` | {_per(count, n)} | {_per(size, n)} |")
+    out.append(f"| (others) | | {_per(sum(t[2] for t in frames[top:]), n)} |")
 
     tasks_b, tasks_a = b["tasks"], a["tasks"]
     out.append("\n**trio tasks alive** (per session, by task name)\n")
