@@ -1261,6 +1261,58 @@ class EchoRun:
         conn.handler = on_message
 
 
+async def measure_echo(
+    server: ServerProc,
+    args: argparse.Namespace,
+    case: Case,
+    run: EchoRun,
+    conns: list[WS],
+    errors: int,
+    label: str,
+) -> int | None:
+    """Drive ``run`` over ``conns`` (warm-up, one measured window, drain), close them and fill
+    ``case.row``. Returns the bytes the clients read in the window, ``None`` if connects failed."""
+    if errors:
+        close_all(conns)
+        case.fail(f"{errors} connect errors")
+        return None
+    for conn in conns:
+        run.attach(conn)
+        for _ in range(args.depth):
+            run.send_next(conn)
+    await asyncio.sleep(args.warmup)
+    rx_before = sum(c.rx_bytes for c in conns)
+    run.measuring = True
+    meter = Meter(server)
+    await measured_sleep(server, args, label)
+    run.measuring = False
+    figures = meter.stop()
+    rx = sum(c.rx_bytes for c in conns) - rx_before
+    run.running = False
+    deadline = time.monotonic() + 5
+    while run.outstanding and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    lost = run.outstanding
+    closed = sum(1 for c in conns if c.closed)
+    close_all(conns)
+    case.row.update(
+        msgs_per_s=round(run.count / figures["wall_s"], 1),
+        per_server_cpu_s=round(run.count / figures["server_cpu_s"], 1)
+        if figures["server_cpu_s"]
+        else None,
+        p50_ms=ms(percentile(run.lat, 0.5)),
+        p99_ms=ms(percentile(run.lat, 0.99)),
+        round_trips=run.count,
+        lost=lost,
+        wrong=run.wrong,
+        errors=errors + closed,
+        **{k: round(v, 3) for k, v in figures.items()},
+    )
+    if lost or run.wrong or closed:
+        case.fail(f"lost={lost} wrong={run.wrong} closed={closed}")
+    return rx
+
+
 async def scenario_echo_case(
     server: ServerProc, args: argparse.Namespace, clients: int, size: int, mode: str
 ) -> dict[str, Any]:
@@ -1290,43 +1342,7 @@ async def scenario_echo_case(
                 errors += 1
     else:
         conns, errors = await connect_many(port, clients, min(clients, 50))
-    if errors:
-        close_all(conns)
-        case.fail(f"{errors} connect errors")
-        return case.row
-    for conn in conns:
-        run.attach(conn)
-        for _ in range(args.depth):
-            run.send_next(conn)
-    await asyncio.sleep(args.warmup)
-    run.measuring = True
-    meter = Meter(server)
-    await measured_sleep(server, args, label)
-    run.measuring = False
-    figures = meter.stop()
-    run.running = False
-    deadline = time.monotonic() + 5
-    while run.outstanding and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    lost = run.outstanding
-    closed = sum(1 for c in conns if c.closed)
-    close_all(conns)
-    rate = run.count / figures["wall_s"]
-    case.row.update(
-        msgs_per_s=round(rate, 1),
-        per_server_cpu_s=round(run.count / figures["server_cpu_s"], 1)
-        if figures["server_cpu_s"]
-        else None,
-        p50_ms=ms(percentile(run.lat, 0.5)),
-        p99_ms=ms(percentile(run.lat, 0.99)),
-        round_trips=run.count,
-        lost=lost,
-        wrong=run.wrong,
-        errors=errors + closed,
-        **{k: round(v, 3) for k, v in figures.items()},
-    )
-    if lost or run.wrong or closed:
-        case.fail(f"lost={lost} wrong={run.wrong} closed={closed}")
+    await measure_echo(server, args, case, run, conns, errors, label)
     return case.row
 
 
@@ -1362,47 +1378,13 @@ async def deflate_case(
     )
     run = EchoRun("json", size, args.depth)
     conns, errors = await connect_many(server.port, clients, clients, deflate=offer)
-    if errors:
-        close_all(conns)
-        case.fail(f"{errors} connect errors")
-        return case.row
-    for conn in conns:
-        run.attach(conn)
-        for _ in range(args.depth):
-            run.send_next(conn)
-    await asyncio.sleep(args.warmup)
-    rx_before = sum(c.rx_bytes for c in conns)
-    run.measuring = True
-    meter = Meter(server)
-    await measured_sleep(server, args, label)
-    run.measuring = False
-    figures = meter.stop()
-    rx = sum(c.rx_bytes for c in conns) - rx_before
-    run.running = False
-    deadline = time.monotonic() + 5
-    while run.outstanding and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    lost = run.outstanding
-    closed = sum(1 for c in conns if c.closed)
     negotiated = sum(1 for c in conns if c.deflated)
-    close_all(conns)
-    case.row.update(
-        msgs_per_s=round(run.count / figures["wall_s"], 1),
-        per_server_cpu_s=round(run.count / figures["server_cpu_s"], 1)
-        if figures["server_cpu_s"]
-        else None,
-        p50_ms=ms(percentile(run.lat, 0.5)),
-        p99_ms=ms(percentile(run.lat, 0.99)),
-        round_trips=run.count,
-        negotiated=negotiated,
-        rx_bytes_per_msg=round(rx / run.count) if run.count else None,
-        lost=lost,
-        wrong=run.wrong,
-        errors=errors + closed,
-        **{k: round(v, 3) for k, v in figures.items()},
-    )
-    if lost or run.wrong or closed:
-        case.fail(f"lost={lost} wrong={run.wrong} closed={closed}")
+    rx = await measure_echo(server, args, case, run, conns, errors, label)
+    if rx is not None:
+        case.row.update(
+            negotiated=negotiated,
+            rx_bytes_per_msg=round(rx / run.count) if run.count else None,
+        )
     return case.row
 
 
