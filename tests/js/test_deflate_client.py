@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import _node
 import pytest
-import trio
 
 from minisock import Deflate, Server, Socket
 
@@ -63,55 +62,28 @@ def build_server(**options: Any) -> Server:
 
 @asynccontextmanager
 async def minisock_url(**options: Any) -> AsyncIterator[str]:
-    sio = build_server(**options)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sio.serve, "127.0.0.1", 0)
-        yield f"http://127.0.0.1:{port}"
-        nursery.cancel_scope.cancel()
+    async with _node.serving(build_server(**options)) as url:
+        yield url
 
 
-@asynccontextmanager
-async def node_url() -> AsyncIterator[str]:
-    node = _node.require_node("socket.io")
-    async with trio.open_nursery() as nursery:
-        proc: trio.Process = await nursery.start(
-            lambda task_status: trio.run_process(
-                [node, str(NODE_SERVER)], stdout=-1, check=False, task_status=task_status
-            )
-        )
-        try:
-            assert proc.stdout is not None
-            with trio.fail_after(10):
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = await proc.stdout.receive_some(100)
-                    assert chunk, "the Node server exited before printing its port"
-                    line += chunk
-            yield f"http://127.0.0.1:{int(line)}"
-        finally:
-            proc.kill()  # this process only, by its own handle
+def node_url() -> AbstractContextManager[str]:
+    return _node.reference_server(NODE_SERVER)
 
 
 async def run(scenario: str, url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    node = _node.require_node("socket.io-client", "ws")
-    command = [node, str(SCENARIOS), scenario, url]
-    if options is not None:
-        command.append(json.dumps(options))
-    with trio.fail_after(DEADLINE):
-        proc = await trio.run_process(
-            command, capture_stdout=True, capture_stderr=True, check=False
-        )
-    out = proc.stdout.decode(errors="replace")
-    lines = out.strip().splitlines()
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {"ok": False}
-    assert proc.returncode == 0 and report["ok"], (
-        f"{scenario} at {url}: {out}\n{proc.stderr.decode(errors='replace')[-4000:]}"
+    extra = [] if options is None else [json.dumps(options)]
+    return await _node.run_scenario(
+        SCENARIOS,
+        scenario,
+        url,
+        *extra,
+        packages=("socket.io-client", "ws"),
+        deadline=DEADLINE,
     )
-    return report
 
 
 async def test_socketio_client_on_websocket() -> None:
-    async with node_url() as url:
+    with node_url() as url:
         node = await run("sio-ws", url)
     assert node["extensions"] == "permessage-deflate"
     assert node["echoOk"] and node["events"] == EVENTS
@@ -151,7 +123,7 @@ OFFERS = [
 
 @pytest.mark.parametrize("offer", OFFERS, ids=lambda o: json.dumps(o, sort_keys=True))
 async def test_ws_package_gets_the_reference_answer(offer: dict[str, Any]) -> None:
-    async with node_url() as url:
+    with node_url() as url:
         node = await run("raw-ws", url, offer)
     async with minisock_url(per_message_deflate=Deflate()) as url:
         ours = await run("raw-ws", url, offer)
@@ -162,7 +134,7 @@ async def test_ws_package_gets_the_reference_answer(offer: dict[str, Any]) -> No
 
 
 async def test_fetch_polling_gets_gzip_answers() -> None:
-    async with node_url() as url:
+    with node_url() as url:
         node = await run("fetch-polling", url)
     assert node["echoOk"] and node["events"] == EVENTS
     assert "gzip" in node["encodings"]

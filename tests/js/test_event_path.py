@@ -10,9 +10,8 @@ have no reference (Node has no rate limit) and run against minisock only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,50 +130,18 @@ def build_server(**options: Any) -> Server:
 @asynccontextmanager
 async def minisock_url(**options: Any) -> AsyncIterator[tuple[str, Server]]:
     sio = build_server(**options)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sio.serve, "127.0.0.1", 0)
-        yield f"http://127.0.0.1:{port}", sio
-        nursery.cancel_scope.cancel()
+    async with _node.serving(sio) as url:
+        yield url, sio
 
 
-@asynccontextmanager
-async def node_url() -> AsyncIterator[str]:
-    node = _node.require_node("socket.io")
-    async with trio.open_nursery() as nursery:
-        proc: trio.Process = await nursery.start(
-            lambda task_status: trio.run_process(
-                [node, str(NODE_SERVER)], stdout=-1, check=False, task_status=task_status
-            )
-        )
-        try:
-            assert proc.stdout is not None
-            with trio.fail_after(10):
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = await proc.stdout.receive_some(100)
-                    assert chunk, "the Node server exited before printing its port"
-                    line += chunk
-            yield f"http://127.0.0.1:{int(line)}"
-        finally:
-            proc.kill()  # this process only, by its own handle
+def node_url() -> AbstractContextManager[str]:
+    return _node.reference_server(NODE_SERVER)
 
 
 async def run(scenario: str, url: str) -> dict[str, Any]:
-    node = _node.require_node("socket.io-client")
-    with trio.fail_after(DEADLINE):
-        proc = await trio.run_process(
-            [node, str(SCENARIOS), scenario, url],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    out = proc.stdout.decode(errors="replace")
-    lines = out.strip().splitlines()
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {"ok": False}
-    assert proc.returncode == 0 and report["ok"], (
-        f"{scenario} at {url}: {out}\n{proc.stderr.decode(errors='replace')[-4000:]}"
+    return await _node.run_scenario(
+        SCENARIOS, scenario, url, packages=("socket.io-client",), deadline=DEADLINE
     )
-    return report
 
 
 REFERENCE_SCENARIOS = ["acks", "middleware", "catch-all", "volatile-polling"]
@@ -182,7 +149,7 @@ REFERENCE_SCENARIOS = ["acks", "middleware", "catch-all", "volatile-polling"]
 
 @pytest.mark.parametrize("scenario", REFERENCE_SCENARIOS)
 async def test_scenario_on_node_then_minisock(scenario: str) -> None:
-    async with node_url() as url:
+    with node_url() as url:
         await run(scenario, url)
     async with minisock_url() as (url, sio):
         await run(scenario, url)
@@ -191,7 +158,7 @@ async def test_scenario_on_node_then_minisock(scenario: str) -> None:
 
 
 async def test_volatile_on_websocket_reaches_an_idle_transport() -> None:
-    async with node_url() as url:
+    with node_url() as url:
         node_report = await run("volatile-websocket", url)
     assert node_report["received"] == ["a", "c", "e", "f", "g"]  # Node: a write was in flight
     async with minisock_url() as (url, sio):

@@ -11,17 +11,12 @@ Never skips: a missing toolchain is a failure.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import _node
 import pytest
-import trio
 
 from minisock import AckTimeoutError, ConnectRefusedError, Server, Socket
 
@@ -72,54 +67,22 @@ def build_server() -> Server:
 
 
 async def run_scenario(scenario: str, base_url: str, transport: str) -> None:
-    node = _node.require_node(*PACKAGES)
-    with trio.fail_after(DEADLINE):
-        proc = await trio.run_process(
-            [node, str(SCRIPT), scenario, base_url, transport],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    stdout = proc.stdout.decode("utf-8", "replace")
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    if proc.returncode != 0 or report.get("ok") is not True:
-        pytest.fail(
-            f"{scenario} over {transport} at {base_url}: exit {proc.returncode}, "
-            f"{report.get('reason')}\n--- stdout ---\n{stdout}\n"
-            f"--- stderr ---\n{proc.stderr.decode('utf-8', 'replace')}",
-            pytrace=False,
-        )
+    await _node.run_scenario(
+        SCRIPT, scenario, base_url, transport, packages=PACKAGES, deadline=DEADLINE
+    )
 
 
 @pytest.fixture(scope="module")
 def node_server() -> Iterator[str]:
     """The Node reference server of the contract; its base URL. Stopped by PID."""
-    node = _node.require_node(*PACKAGES)
-    proc = subprocess.Popen(
-        [node, str(NODE_SERVER)], cwd=JS_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        assert line.strip().isdigit(), (line, proc.stderr.read() if proc.stderr else "")
-        yield f"http://127.0.0.1:{int(line)}"
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with _node.reference_server(NODE_SERVER, packages=PACKAGES) as url:
+        yield url
 
 
 @pytest.fixture
 async def minisock_server() -> AsyncIterator[str]:
-    sio = build_server()
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sio.serve, "127.0.0.1", 0)
-        yield f"http://127.0.0.1:{port}"
-        nursery.cancel_scope.cancel()
+    async with _node.serving(build_server()) as url:
+        yield url
 
 
 @pytest.mark.js

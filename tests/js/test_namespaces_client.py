@@ -9,11 +9,7 @@ with minisock (:func:`build_server`). Never skips: a missing toolchain is a fail
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ SCRIPT = JS_DIR / "nsp_scenarios.mjs"
 NODE_SERVER = JS_DIR / "nsp_node_server.mjs"
 SCENARIOS = ["dynamic", "room-events"]
 DEADLINE = 30.0  # the script has its own 15 s timeout; this guards against a wedged process
+PACKAGES = ("socket.io-client", "socket.io")
 
 
 class Hello(ClassNamespace):
@@ -132,58 +129,22 @@ def build_server(class_based: bool = False) -> Server:
 
 
 async def run_scenario(scenario: str, base_url: str) -> dict[str, Any]:
-    node = _node.require_node("socket.io-client", "socket.io")
-    with trio.fail_after(DEADLINE):
-        proc = await trio.run_process(
-            [node, str(SCRIPT), scenario, base_url],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    stdout = proc.stdout.decode("utf-8", "replace")
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    if proc.returncode != 0 or report.get("ok") is not True:
-        pytest.fail(
-            f"{scenario} at {base_url}: exit {proc.returncode}, {report.get('reason')}\n"
-            f"--- stdout ---\n{stdout}\n--- stderr ---\n{proc.stderr.decode('utf-8', 'replace')}",
-            pytrace=False,
-        )
-    return report
+    return await _node.run_scenario(
+        SCRIPT, scenario, base_url, packages=PACKAGES, deadline=DEADLINE
+    )
 
 
 @pytest.fixture
 def node_server() -> Iterator[str]:
     """The Node reference server of the contract; its base URL. Stopped by PID."""
-    node = _node.require_node("socket.io-client", "socket.io")
-    proc = subprocess.Popen(
-        [node, str(NODE_SERVER)],
-        cwd=JS_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("ready "), (line, proc.stderr.read() if proc.stderr else "")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with _node.reference_server(NODE_SERVER, packages=PACKAGES) as url:
+        yield url
 
 
 @pytest.fixture(params=["decorated", "class-based"])
 async def minisock_server(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    sio = build_server(class_based=request.param == "class-based")
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sio.serve, "127.0.0.1", 0)
-        yield f"http://127.0.0.1:{port}"
-        nursery.cancel_scope.cancel()
+    async with _node.serving(build_server(class_based=request.param == "class-based")) as url:
+        yield url
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

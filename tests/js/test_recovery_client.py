@@ -11,9 +11,8 @@ and once; too late, or after a disconnect on purpose, it is a new socket.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,58 +88,27 @@ def build_server(duration: float, skip_middlewares: bool) -> Server:
 @asynccontextmanager
 async def minisock_url(duration: float, skip: bool) -> AsyncIterator[tuple[str, Server]]:
     sio = build_server(duration, skip)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sio.serve, "127.0.0.1", 0)
-        yield f"http://127.0.0.1:{port}", sio
-        nursery.cancel_scope.cancel()
+    async with _node.serving(sio) as url:
+        yield url, sio
 
 
-@asynccontextmanager
-async def node_url(duration: float, skip: bool) -> AsyncIterator[str]:
-    node = _node.require_node("socket.io")
-    argv = [node, str(NODE_SERVER), str(int(duration * 1000)), "true" if skip else "false"]
-    async with trio.open_nursery() as nursery:
-        proc: trio.Process = await nursery.start(
-            lambda task_status: trio.run_process(
-                argv, stdout=-1, check=False, task_status=task_status
-            )
-        )
-        try:
-            assert proc.stdout is not None
-            with trio.fail_after(10):
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = await proc.stdout.receive_some(100)
-                    assert chunk, "the Node server exited before printing its port"
-                    line += chunk
-            yield f"http://127.0.0.1:{int(line)}"
-        finally:
-            proc.kill()  # this process only, by its own handle
+def node_url(duration: float, skip: bool) -> AbstractContextManager[str]:
+    return _node.reference_server(
+        NODE_SERVER, str(int(duration * 1000)), "true" if skip else "false"
+    )
 
 
 async def run(scenario: str, url: str) -> dict[str, Any]:
-    node = _node.require_node("socket.io-client")
-    with trio.fail_after(DEADLINE):
-        proc = await trio.run_process(
-            [node, str(SCENARIOS), scenario, url],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    out = proc.stdout.decode(errors="replace")
-    lines = out.strip().splitlines()
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {"ok": False}
-    assert proc.returncode == 0 and report["ok"], (
-        f"{scenario} at {url}: {out}\n{proc.stderr.decode(errors='replace')[-4000:]}"
+    return await _node.run_scenario(
+        SCENARIOS, scenario, url, packages=("socket.io-client",), deadline=DEADLINE
     )
-    return report
 
 
 @pytest.mark.parametrize(
     "scenario", ["recover", "recover-polling", "on-purpose", "forged", "kinds"]
 )
 async def test_scenario_on_node_then_minisock(scenario: str) -> None:
-    async with node_url(60, True) as url:
+    with node_url(60, True) as url:
         reference = await run(scenario, url)
     async with minisock_url(60, True) as (url, _):
         report = await run(scenario, url)
@@ -149,14 +117,14 @@ async def test_scenario_on_node_then_minisock(scenario: str) -> None:
 
 
 async def test_a_reconnection_after_the_duration_is_a_new_socket() -> None:
-    async with node_url(1, True) as url:
+    with node_url(1, True) as url:
         await run("expired", url)
     async with minisock_url(1, True) as (url, _):
         await run("expired", url)
 
 
 async def test_middlewares_run_again_unless_skipped() -> None:
-    async with node_url(60, False) as url:
+    with node_url(60, False) as url:
         reference = await run("recover", url)
     async with minisock_url(60, False) as (url, _):
         report = await run("recover", url)
