@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import sys
 import time
@@ -33,7 +34,7 @@ try:
 except ImportError:  # the fallback below needs only hypothesis
     atheris = None
 
-__all__ = ["FUZZ_DIR", "Reader", "as_text", "instrumented", "known", "main"]
+__all__ = ["FUZZ_DIR", "Reader", "as_text", "depth", "finite", "instrumented", "known", "main"]
 
 FUZZ_DIR = Path(__file__).resolve().parent
 TestOneInput = Callable[[bytes], None]
@@ -100,6 +101,26 @@ def as_text(raw: bytes, how: int) -> str:
 
 _SKIP = {t.strip() for t in os.environ.get("FUZZ_SKIP_KNOWN", "").split(",") if t.strip()}
 _skipped: dict[str, int] = {}
+
+
+def finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in decoded JSON-like data (NaN != NaN spoils round trips)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(finite(v) for v in value.values())
+    return True
+
+
+def depth(value: Any) -> int:
+    """Nesting of lists and dicts, counted as the decoders' ``max_depth`` counts it."""
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    return 0
 
 
 def known(tag: str) -> bool:

@@ -8,10 +8,7 @@ same packet (non-finite floats aside: ``1e400`` parses to infinity, which JSON w
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from _harness import Reader, as_text, instrumented, main
+from _harness import Reader, as_text, depth, finite, instrumented, main
 
 with instrumented("minisock"):
     from minisock.proto.sio import (
@@ -47,24 +44,6 @@ _HEADS = [
 ]
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    return True
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    return 0
-
-
 def _check_accepted(packet: SioPacket, limits: DecoderLimits) -> None:
     assert isinstance(packet, SioPacket)
     assert packet.type in (
@@ -76,7 +55,7 @@ def _check_accepted(packet: SioPacket, limits: DecoderLimits) -> None:
     assert packet.nsp == "/" or packet.nsp.startswith("/")
     assert len(packet.nsp) <= max(limits.max_namespace_length, 1)
     assert packet.id is None or 0 <= packet.id <= MAX_ACK_ID
-    assert _depth(packet.data) <= limits.max_depth
+    assert depth(packet.data) <= limits.max_depth
     if packet.type is SioPacketType.EVENT:
         assert isinstance(packet.data, list) and packet.data
         assert isinstance(packet.data[0], str) and packet.data[0] not in RESERVED_EVENTS
@@ -87,7 +66,7 @@ def _check_accepted(packet: SioPacket, limits: DecoderLimits) -> None:
         assert packet.data is None or isinstance(packet.data, dict)
     else:
         assert packet.data is None
-    if not _finite(packet.data):
+    if not finite(packet.data):
         return
     parts = encode(packet)
     again = Decoder(DecoderLimits(max_attachments=len(parts), max_args=1 << 30, max_depth=64))

@@ -7,11 +7,8 @@ payload rules, and re-encodes to bytes that decode to the same packet.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import msgpack
-from _harness import Reader, as_text, instrumented, main
+from _harness import Reader, as_text, depth, finite, instrumented, main
 
 with instrumented("minisock"):
     from minisock.proto.sio import (
@@ -31,31 +28,13 @@ _HEADS = [
 ] + [b"\x84\xa4type\x02\xa3nsp\xa1/\xa2id\x01\xa4data"]
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    return True
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    return 0
-
-
 def _check_accepted(raw: bytes, limits: DecoderLimits, from_server: bool) -> None:
     packet = decode(raw, limits, from_server)
     assert packet.type <= SioPacketType.CONNECT_ERROR
     assert from_server or packet.type is not SioPacketType.CONNECT_ERROR
     assert len(packet.nsp) <= limits.max_namespace_length
     assert packet.id is None or 0 <= packet.id <= MAX_ACK_ID
-    assert _depth(packet.data) <= limits.max_depth
+    assert depth(packet.data) <= limits.max_depth
     if packet.type is SioPacketType.EVENT:
         assert isinstance(packet.data, list) and packet.data
         assert isinstance(packet.data[0], str) and packet.data[0] not in RESERVED_EVENTS
@@ -66,7 +45,7 @@ def _check_accepted(raw: bytes, limits: DecoderLimits, from_server: bool) -> Non
         assert packet.data is None or isinstance(packet.data, dict)
     elif packet.type is SioPacketType.DISCONNECT:
         assert packet.data is None
-    if not _finite(packet.data):
+    if not finite(packet.data):
         return  # NaN != NaN
     again = decode(encode(packet), DecoderLimits(max_args=1 << 30, max_depth=64), from_server)
     assert again == packet, (packet, again)
