@@ -120,3 +120,26 @@ async def run_scenario(
             pytrace=False,
         )
     return report
+
+
+def run_checker(
+    script: Path, *args: str, packages: tuple[str, ...], timeout: float = 60.0
+) -> tuple[int, dict[str, Any] | None, str]:
+    """Run a checking script, ``node script args...``, that may fail on purpose.
+
+    Returns its exit code, its last line that is a JSON object (``None`` if it printed none)
+    and everything it printed, for the caller to assert on.
+    """
+    proc = subprocess.run(
+        [require_node(*packages), str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    report = None
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            report = json.loads(line)
+            break
+    return proc.returncode, report, proc.stdout + proc.stderr

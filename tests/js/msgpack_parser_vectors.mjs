@@ -15,28 +15,14 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 
+import { toJS } from "./vector_tags.mjs";
+
 const require = createRequire(import.meta.url);
 const { Encoder, Decoder } = require("socket.io-msgpack-parser");
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const path = process.argv[2] ?? `${here}../vectors/sio_msgpack.json`;
 const vectors = JSON.parse(readFileSync(path, "utf8"));
-
-function toJS(value) {
-  if (Array.isArray(value)) return value.map(toJS);
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1) {
-      if (keys[0] === "$bytes") return Buffer.from(value.$bytes, "hex");
-      if (keys[0] === "$float") return Number(value.$float);
-      if (keys[0] === "$undefined") return undefined;
-    }
-    const out = {};
-    for (const key of keys) out[key] = toJS(value[key]);
-    return out;
-  }
-  return value;
-}
 
 // undefined inside data is what minisock reads as None: compare it as null.
 function settled(value) {

@@ -15,30 +15,14 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 
+import { toJS } from "./vector_tags.mjs";
+
 const require = createRequire(import.meta.url);
 const notepack = require("notepack.io");
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const path = process.argv[2] ?? `${here}../vectors/cluster.json`;
 const vectors = JSON.parse(readFileSync(path, "utf8"));
-
-// The tags of cluster.json's _doc, as JavaScript values.
-function toJS(value) {
-  if (Array.isArray(value)) return value.map(toJS);
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1) {
-      if (keys[0] === "$bytes") return Buffer.from(value.$bytes, "hex");
-      if (keys[0] === "$float") return Number(value.$float);
-      if (keys[0] === "$date") return new Date(value.$date);
-      if (keys[0] === "$undefined") return undefined;
-    }
-    const out = {};
-    for (const key of keys) out[key] = toJS(value[key]);
-    return out;
-  }
-  return value;
-}
 
 let checked = 0;
 const failures = [];

@@ -8,8 +8,8 @@ minisock is tested against (tests/unit/test_sio_msgpack_codec.py). Needs ``node`
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import _node
 import pytest
@@ -19,17 +19,8 @@ SCRIPT = JS_DIR / "msgpack_parser_vectors.mjs"
 VECTORS = JS_DIR.parent / "vectors" / "sio_msgpack.json"
 
 
-def _run(vectors: Path) -> tuple[int, dict[str, object] | None, str]:
-    node = _node.require_node("socket.io-msgpack-parser")
-    proc = subprocess.run(
-        [node, str(SCRIPT), str(vectors)], capture_output=True, text=True, timeout=60, check=False
-    )
-    report = None
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("{"):
-            report = json.loads(line)
-            break
-    return proc.returncode, report, proc.stdout + proc.stderr
+def _run(vectors: Path) -> tuple[int, dict[str, Any] | None, str]:
+    return _node.run_checker(SCRIPT, str(vectors), packages=("socket.io-msgpack-parser",))
 
 
 @pytest.mark.js

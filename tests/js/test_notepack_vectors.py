@@ -14,8 +14,8 @@ This test never skips: a missing toolchain is a failure.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import _node
 import pytest
@@ -26,25 +26,8 @@ VECTORS = JS_DIR.parent / "vectors" / "cluster.json"
 DEADLINE = 60.0
 
 
-def require_node() -> str:
-    """Path of ``node``; fails (never skips) if it or notepack.io is missing."""
-    return _node.require_node("notepack.io")
-
-
-def _run(vectors: Path) -> tuple[int, dict[str, object] | None, str]:
-    proc = subprocess.run(
-        [require_node(), str(SCRIPT), str(vectors)],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        check=False,
-    )
-    report = None
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("{"):
-            report = json.loads(line)
-            break
-    return proc.returncode, report, proc.stdout + proc.stderr
+def _run(vectors: Path) -> tuple[int, dict[str, Any] | None, str]:
+    return _node.run_checker(SCRIPT, str(vectors), packages=("notepack.io",), timeout=DEADLINE)
 
 
 @pytest.mark.js
