@@ -1946,8 +1946,43 @@ def targets(rows: list[dict[str, Any]], me: str = "minisock") -> list[tuple[str,
                     verdict(None if rf is None else rf >= 0.75),
                 )
             )
+    for case in ["echo 10c 20 B", "echo 100c 20 B"]:
+        m = get(me, case, "per_server_cpu_s")
+        rp = ratio(m, get("python-socketio", case, "per_server_cpu_s"))
+        rf = ratio(m, get("floor", case, "per_server_cpu_s"))
+        out.append(
+            (
+                f"{case}: ≥2× python-socketio (issue 13)",
+                fmt_ratio(rp),
+                verdict(None if rp is None else rp >= 2),
+            )
+        )
+        out.append(
+            (
+                f"{case}: ≥70 % of the floor (issue 13)",
+                fmt_ratio(rf),
+                verdict(None if rf is None else rf >= 0.70),
+            )
+        )
+    rn = ratio(
+        get(me, "fanout 1000", "per_server_cpu_s"), get("node", "fanout 1000", "per_server_cpu_s")
+    )
+    out.append(
+        (
+            "fanout 1000: ≥1.0× Node (issue 13)",
+            fmt_ratio(rn),
+            verdict(None if rn is None else rn >= 1.0),
+        )
+    )
     conn_case = f"connect {max(ARGS.connect_counts)}" if ARGS else "connect 5000"
     m, n = get(me, conn_case, "bytes_per_conn"), get("node", conn_case, "bytes_per_conn")
+    out.append(
+        (
+            f"memory per idle ws session ({conn_case}) ≤ 10 KB (issue 13)",
+            f"{m / 1024:.1f} KB" if m is not None else "–",
+            verdict(None if m is None else m <= 10 * 1024),
+        )
+    )
     out.append(
         (
             f"memory per idle ws session ({conn_case}) ≤ Node's",
