@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -193,9 +194,24 @@ def _read_msgpack(data: bytes) -> SioPacket | None:
         return None
 
 
-def _msgpack_payload(packet: SioPacket) -> str:
-    text = json.dumps(packet.data, ensure_ascii=False, separators=(",", ":"), default=_show_bytes)
-    return text.replace('"\\u0000bin ', "<bin ").replace('\\u0000"', ">")
+def _msgpack_payload(packet: SioPacket, show: Callable[[bytes], str]) -> str:
+    """The packet's data as JSON, each ``bytes`` value written ``<show(value)>``."""
+
+    def default(value: object) -> str:
+        if isinstance(value, bytes):
+            return f"\u0000{show(value)}\u0000"
+        raise TypeError(type(value).__name__)
+
+    text = json.dumps(packet.data, ensure_ascii=False, separators=(",", ":"), default=default)
+    return text.replace('"\\u0000', "<").replace('\\u0000"', ">")
+
+
+def _bin(value: bytes) -> str:
+    return "bin " + value[:16].hex(" ") + (" …" if len(value) > 16 else "")
+
+
+def _sized(value: bytes) -> str:
+    return notation.bytes_notation(value)[1:-1]
 
 
 def describe_msgpack(data: bytes) -> str:
@@ -204,7 +220,7 @@ def describe_msgpack(data: bytes) -> str:
     if packet is None:
         return ""
     ack = f", ack id {packet.id}" if packet.id is not None else ""
-    payload = "" if packet.data is None else " " + _short(_msgpack_payload(packet))
+    payload = "" if packet.data is None else " " + _short(_msgpack_payload(packet, _bin))
     return f"[binary msgpack] Socket.IO {packet.type.name} {packet.nsp}{ack}{payload}"
 
 
@@ -212,16 +228,9 @@ def _msgpack_notation(data: bytes) -> str | None:
     packet = _read_msgpack(data)
     if packet is None:
         return None
-    payload = "" if packet.data is None else _msgpack_payload(packet)
+    payload = "" if packet.data is None else _msgpack_payload(packet, _sized)
     ack = "" if packet.id is None else str(packet.id)
     return notation.sio_notation(notation.SioHead(packet.type, packet.nsp, ack, "", payload))
-
-
-def _show_bytes(value: object) -> str:
-    if isinstance(value, bytes):
-        shown = value[:16].hex(" ") + (" …" if len(value) > 16 else "")
-        return f"\u0000bin {shown}\u0000"
-    raise TypeError(type(value).__name__)
 
 
 def describe_eio(wire: str | bytes) -> str:
