@@ -82,7 +82,7 @@ class _Settings:
     show_sids = False
     aliases: dict[str, str] = {}  # noqa: RUF012 - module-level singleton state
     sio_aliases: dict[str, str] = {}  # noqa: RUF012
-    sio_sids: dict[tuple[str, str], str] = {}  # noqa: RUF012 - (eio sid, nsp) -> Socket.IO sid
+    sio_sids: dict[str, dict[str, str]] = {}  # noqa: RUF012 - eio sid -> nsp -> Socket.IO sid
     offset_tail: re.Pattern[str] | None = None
 
 
@@ -127,7 +127,7 @@ def session_label(eio_sid: str | None) -> str:
 
 def socket_label(eio_sid: str | None, nsp: str) -> str:
     """The Socket.IO sid of namespace ``nsp`` on this session (aliased), ``""`` if unknown."""
-    sio_sid = _Settings.sio_sids.get((eio_sid or "", nsp))
+    sio_sid = _Settings.sio_sids.get(eio_sid or "", {}).get(nsp)
     if sio_sid is None or _Settings.show_sids:
         return sio_sid or ""
     return _alias(_Settings.sio_aliases, sio_sid, "sio")
@@ -136,10 +136,10 @@ def socket_label(eio_sid: str | None, nsp: str) -> str:
 def _learn_socket(eio_sid: str | None, nsp: str, data: object) -> None:
     """A CONNECT the server sends names the socket's sid: remember it for this session."""
     if eio_sid and isinstance(data, dict) and isinstance(data.get("sid"), str):
-        sids = _Settings.sio_sids
-        if len(sids) >= _MAX_ALIASES:
-            sids.clear()
-        sids[eio_sid, nsp] = data["sid"]
+        sessions = _Settings.sio_sids
+        if eio_sid not in sessions and len(sessions) >= _MAX_ALIASES:
+            sessions.clear()
+        sessions.setdefault(eio_sid, {})[nsp] = data["sid"]
 
 
 def redact(text: str, eio_sid: str | None = None) -> str:
@@ -150,8 +150,8 @@ def redact(text: str, eio_sid: str | None = None) -> str:
     if eio_sid and not _Settings.show_sids:
         if eio_sid in text:
             text = text.replace(eio_sid, f"<{session_label(eio_sid)}>")
-        for (owner, nsp), sio_sid in _Settings.sio_sids.items():
-            if owner == eio_sid and sio_sid in text:
+        for nsp, sio_sid in _Settings.sio_sids.get(eio_sid, {}).items():
+            if sio_sid in text:
                 text = text.replace(sio_sid, f"<{socket_label(eio_sid, nsp)}>")
     return text
 
@@ -404,6 +404,7 @@ def closed(eio_sid: str, transport: str, reason: str) -> None:
     """A session closed, and why (call only when :func:`enabled`)."""
     text = f"session closed {json.dumps(reason, ensure_ascii=False)}"
     emit(LOCAL, transport, eio_sid, "session closed", reason, packet=text)
+    _Settings.sio_sids.pop(eio_sid, None)
 
 
 class CompactFormatter(logging.Formatter):
