@@ -16,8 +16,8 @@ Everything that would differ between runs is made fixed or replaced by a stable 
   blocked), so heartbeats fire at exactly 25 s;
 - the client masks every frame with RFC 6455's sample key ``37 fa 21 3d`` and opens its
   WebSockets with RFC 6455's sample ``Sec-WebSocket-Key``, so the bytes are the RFC's;
-- Engine.IO sids become ``<sid#1>``, ``<sid#2>`` (the tracer's own aliases, renumbered per
-  scenario) and Socket.IO sids ``<sio-sid#1>``; JSON Web Tokens become ``<jwt>``; tokens are
+- Engine.IO sids become ``<eio#1>``, ``<eio#2>`` (the tracer's own aliases, renumbered per
+  scenario) and Socket.IO sids ``<sio#1>``; JSON Web Tokens become ``<jwt>``; tokens are
   made with a fixed clock anyway.
 
 ``tests/unit/test_protocol_doc.py`` calls :func:`render_all` and compares; the curl
@@ -64,7 +64,7 @@ from minisock import (
     trace,
 )
 from minisock.adapters.local import OFFSET_EPOCH
-from minisock.proto import ws_handshake
+from minisock.proto import wire_notation, ws_handshake
 from minisock.testing import memory_connection, running_server
 from minisock.trace import WireEntry
 
@@ -379,24 +379,25 @@ class Names:
 
     def _tracer_alias(self, match: re.Match[str]) -> str:
         number = self.tracer_aliases.setdefault(match.group(1), str(len(self.tracer_aliases) + 1))
-        return f"<sid#{number}>"
+        return f"<eio#{number}>"
 
     def _sio_sid(self, match: re.Match[str]) -> str:
-        name = self.sio_sids.setdefault(match.group(2), f"<sio-sid#{len(self.sio_sids) + 1}>")
+        name = self.sio_sids.setdefault(match.group(2), f"<sio#{len(self.sio_sids) + 1}>")
         return f"{match.group(1)}{name}"
 
     def normalise(self, text: str) -> str:
-        text = re.sub(r"<sid#(\d+)>", self._tracer_alias, text)
+        text = re.sub(r"<eio#(\d+)>", self._tracer_alias, text)
         for number, eio_sid in enumerate(self.eio_sids, 1):
-            text = text.replace(eio_sid, f"<sid#{number}>")
+            text = text.replace(eio_sid, f"<eio#{number}>")
         text = re.sub(r'("sid\\?":\\?")([A-Za-z0-9_-]{20})(?=\\?")', self._sio_sid, text)
         text = re.sub(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", "<jwt>", text)
         return text.replace("<jwt redacted>", "<jwt>")
 
     def session(self, label: str) -> str:
-        if label.startswith("#"):
-            return self.normalise(f"<sid{label}>")[4:-1]
-        return label
+        """A session column: the tracer's alias, renumbered like the sids in the text."""
+        if label.startswith("eio#"):
+            return self.normalise(f"<{label}>")[1:-1]
+        return "" if label == "-" else label
 
 
 # ============================================================================ running
@@ -450,26 +451,35 @@ class Run:
         *,
         frame_bytes: bool = False,
         times: bool = False,
-        sessions: bool = False,
         drop: Callable[[WireEntry], bool] | None = None,
     ) -> str:
-        """The tracer's entries since the last :meth:`mark`, one labelled line each."""
-        rows: list[tuple[str, str, str, str]] = []
+        """The tracer's entries since the last :meth:`mark`: each the line the compact tracer
+        prints (``python -m minisock trace``), then ``#`` and the bytes it took on the wire.
+
+        ``times``: with the offset (virtual seconds since the scenario began).
+        ``frame_bytes``: with the lines the compact format leaves out (a client frame's bytes).
+        """
+        rows: list[tuple[str, str]] = []
         for item in self.entries():
             entry = item.entry
-            if not frame_bytes and entry.meaning == "frame bytes, masked":
+            if entry.direction == trace.LOCAL:
+                continue  # a session's end crossed no wire
+            if entry.packet is None and entry.meaning == "frame bytes, masked" and not frame_bytes:
                 continue
             if drop is not None and drop(entry):
                 continue
-            prefix = f"{entry.direction}"
-            if times:
-                prefix = f"{item.time:6.1f}s  {prefix}"
-            column = entry.transport
-            if sessions:
-                column += " " + self.names.session(entry.session)
+            text = self.names.normalise(entry.meaning if entry.packet is None else entry.packet)
+            ids = (self.names.session(entry.session), entry.socket)
+            line = wire_notation.compact_line(
+                item.time if times else None, entry.direction, entry.transport, ids, text, 10_000
+            )
             raw = self.names.normalise(entry.raw)
-            meaning = self.names.normalise(_meaning(entry))
-            rows.append((prefix, column, raw, meaning))
+            wire = (
+                "" if raw == text or entry.transport == "http" or raw.startswith("close ") else raw
+            )
+            if text.startswith("OPEN ") and wire.endswith(text[5:]):
+                wire = wire[: -len(text[5:])] + "{…}"  # the JSON is on the line already
+            rows.append((line, wire))
         return _columns(rows)
 
     def raw_exchange(self, *exchanges: tuple[bytes, bytes]) -> str:
@@ -490,35 +500,13 @@ def _visible(text: str) -> str:
     return text.replace("\x1e", "\\x1e")
 
 
-def _meaning(entry: WireEntry) -> str:
-    """The tracer's meaning, trimmed of what the raw column already says."""
-    meaning = entry.meaning
-    if meaning == "HTTP request":
-        return ""
-    if entry.raw.startswith("close "):
-        return f'reason "{meaning}"' if meaning else "no reason"
-    if meaning.startswith("message ") and " = Socket.IO " in meaning:
-        # The raw column already shows the payload: keep type, namespace, ack id, attachments.
-        inner = meaning.split(" = ", 1)[1]
-        head = re.match(r"Socket\.IO \w+ [^ ,]*(?:, ack id \d+)?(?:, \d+ attachment\(s\))?", inner)
-        offset = re.search(r", offset \S+$", inner)  # connection state recovery's annotation
-        return (head.group(0) + (offset.group(0) if offset else "")) if head else inner
-    return meaning
-
-
-def _columns(rows: list[tuple[str, str, str, str]]) -> str:
+def _columns(rows: list[tuple[str, str]]) -> str:
+    """The lines, with the bytes lined up after them (past the longest short line)."""
     if not rows:
         return ""
-    width_prefix = max(len(r[0]) for r in rows)
-    width_column = max(len(r[1]) for r in rows)
-    width_raw = min(max(len(r[2]) for r in rows), 44)
-    out = []
-    for prefix, column, raw, meaning in rows:
-        line = f"{prefix:<{width_prefix}}  {column:<{width_column}}  {raw}"
-        if meaning:
-            line = f"{line:<{width_prefix + width_column + width_raw + 4}}  # {meaning}"
-        out.append(line.rstrip())
-    return "\n".join(out)
+    width = min(max(len(line) for line, _ in rows), 60)
+    out = [f"{line:<{width}}  # {wire}" if wire else line for line, wire in rows]
+    return "\n".join(line.rstrip() for line in out)
 
 
 Scenario = Callable[[Run], Awaitable[str]]
@@ -532,6 +520,7 @@ def run_scenario(make_server: ServerFactory, scenario: Scenario) -> str:
         made = make_server()
         engine = made.engine if isinstance(made, Server) else made
         collector = _Collector()
+        trace.forget_aliases()
         async with running_server(engine, in_memory=True):
             with _tracing(collector):
                 run = Run(engine, collector)
@@ -1042,7 +1031,7 @@ async def _recovery(run: Run) -> str:
     await run.settle()
     back = await _sio_websocket(run)
     await _exchange(run, back, f'40{{"pid":"{answer["pid"]}","offset":"{offset}"}}', expect=2)
-    text = run.transcript(sessions=True, drop=_handshakes)
+    text = run.transcript(drop=_handshakes)
     return text.replace(answer["pid"], "<pid#1>").replace(OFFSET_EPOCH, "<epoch>")
 
 

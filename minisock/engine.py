@@ -389,6 +389,8 @@ class EngineServer:
             if sock.on_close is not None:
                 sock.on_close()
             log.debug("session closed: %s", state.close_reason)
+            if trace.enabled():
+                trace.closed(state.eio_sid, sock.transport, state.close_reason or "")
             self.spawn(self._call_disconnect, sock, state.close_reason or "")
         if state.lingering:
             self._timers.schedule(sock, state.next_deadline())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from minisock.errors import SessionClosedError
+from minisock.errors import RecordSeparatorError, SessionClosedError
 from minisock.proto.eio import WirePacket
 from minisock.proto.eio_session import CloseReason, EngineSession, Transport
 from minisock.request import Request
@@ -102,14 +102,18 @@ class EngineSocket:
     def send_nowait(self, data: str | bytes) -> None:
         """Queue a message without waiting.
 
-        Raises :class:`trio.WouldBlock` when the outbox is full, and
-        :class:`~minisock.errors.SessionClosedError` when the session is closed.
+        Raises :class:`trio.WouldBlock` when the outbox is full,
+        :class:`~minisock.errors.SessionClosedError` when the session is closed, and
+        :class:`~minisock.errors.RecordSeparatorError` for text holding ``\\x1e``.
         """
-        self.send_wires_nowait([f"4{data}" if isinstance(data, str) else bytes(data)])
+        self.send_wires_nowait([_message_wire(data)])
 
     async def send(self, data: str | bytes) -> None:
-        """Queue a message (``str`` text, ``bytes`` binary); waits while the outbox is full."""
-        await self.send_wires([f"4{data}" if isinstance(data, str) else bytes(data)])
+        """Queue a message (``str`` text, ``bytes`` binary); waits while the outbox is full.
+
+        Text holding ``\\x1e`` raises :class:`~minisock.errors.RecordSeparatorError`.
+        """
+        await self.send_wires([_message_wire(data)])
 
     def send_wires_nowait(self, wires: list[WirePacket]) -> None:
         """Queue several wire packets together, all or none (a Socket.IO packet and its
@@ -164,3 +168,17 @@ class EngineSocket:
     def __repr__(self) -> str:
         state = "open" if self.state.is_open else f"closed ({self.state.close_reason})"
         return f"<EngineSocket {self.transport} {state}>"
+
+
+def _message_wire(data: str | bytes) -> WirePacket:
+    """An application's message as a wire packet. Checked here, where Engine.IO text comes
+    in, and only here: Socket.IO's packets go through :meth:`EngineSocket.send_wires`, and
+    its JSON escapes control characters, so it never carries a raw ``\\x1e``."""
+    if not isinstance(data, str):
+        return bytes(data)
+    if "\x1e" in data:
+        raise RecordSeparatorError(
+            "an Engine.IO text message cannot contain the record separator \\x1e: "
+            "long-polling uses it between packets (send bytes, or escape it)"
+        )
+    return f"4{data}"

@@ -11,6 +11,7 @@ bytes on the wire and never crashes on them.
     │   ├── WebSocketProtocolError RFC 6455 violation (close_code 1002, 1007, 1009)
     │   └── HandshakeError         a WebSocket upgrade request we refuse (http_status)
     ├── SessionClosedError         you used a session after it closed
+    ├── RecordSeparatorError       an Engine.IO text message holding \\x1e (a ValueError too)
     ├── AckTimeoutError            acks did not all come in time (carries those that did)
     ├── ClusterError               a cluster operation failed (the bus is unreachable)
     ├── ConnectRefusedError        raise it in a middleware or connect handler to refuse
@@ -28,6 +29,7 @@ __all__ = [
     "HandshakeError",
     "MinisockError",
     "ProtocolError",
+    "RecordSeparatorError",
     "RequestRefusedError",
     "SessionClosedError",
     "TokenError",
@@ -72,6 +74,15 @@ class HandshakeError(ProtocolError):
 
 class SessionClosedError(MinisockError):
     """The session was closed (by you or by the peer) before or during this operation."""
+
+
+class RecordSeparatorError(MinisockError, ValueError):
+    """An Engine.IO text message containing ``\\x1e``, refused before anything is queued.
+
+    Long-polling joins packets with that record separator, so such a message would reach
+    the client as two broken packets. It is refused on WebSocket too: a session may move to
+    another transport while its messages wait in the queue. Send ``bytes`` or escape it.
+    """
 
 
 class AckTimeoutError(MinisockError, TimeoutError):

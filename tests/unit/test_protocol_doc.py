@@ -78,7 +78,7 @@ def test_every_transcript_line_is_labelled_with_its_direction() -> None:
         for line in lines:
             assert (
                 not line
-                or re.match(r"^( *\d+\.\ds  )?(C→S|S→C)", line)
+                or re.match(r"^( *\+\d+\.\d{3}s )?(C→S|S→C)", line)
                 or line.startswith("(bytes")
             ), f"{name}: unlabelled line {line!r}"
 
@@ -112,7 +112,7 @@ async def test_the_walkthrough_answers_come_from_a_real_server() -> None:
                 await peer.aclose()
                 if not eio_sid:
                     eio_sid = reply.text.split('"')[3]
-                shown = step.shown(reply).replace(eio_sid, "<sid#1>")
+                shown = step.shown(reply).replace(eio_sid, "<eio#1>")
                 assert shown == documented, f"answer to {step.command!r} changed. {REGENERATE}"
 
 
@@ -132,7 +132,7 @@ async def test_the_walkthrough_commands_run_as_printed() -> None:
                 printed = done.stdout.decode("utf-8").replace("\r\n", "\n")
                 if not eio_sid:
                     eio_sid = printed.split('"sid":"')[1].split('"')[0]
-                assert printed.replace(eio_sid, "<sid#1>") == documented, command
+                assert printed.replace(eio_sid, "<eio#1>") == documented, command
 
 
 # ---------------------------------------------------------------- 3. every error is in section 9
