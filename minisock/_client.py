@@ -253,6 +253,9 @@ class Client:
         if self.sockets.get(socket.nsp) is socket and not socket.connected:
             self.state.connect_succeeded(socket.nsp, socket.sid)
             socket.release_held()
+            observer = self.server.observer
+            if observer is not None:
+                observer.socket_connected(socket)
 
     def _authenticate(self, socket: Socket) -> bool:
         """Give ``socket`` its identity: the handshake's, or a token in the CONNECT payload."""
@@ -413,6 +416,9 @@ class Client:
             return
         del self.sockets[socket.nsp]
         was_connected = socket.connected
+        observer = self.server.observer
+        if was_connected and observer is not None:
+            observer.socket_disconnected(socket, reason)  # before it leaves its rooms, as Node
         if not was_connected:
             socket.gone_reason = reason  # its connect handler is still running
         elif socket.pid is not None and reason in RECOVERABLE_REASONS:
