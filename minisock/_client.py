@@ -172,7 +172,11 @@ class Client:
                 namespace.release_if_empty()  # a child made for this connection only
             return
         socket = Socket(namespace, self, auth)
-        if self.server.auth is not None and not self._authenticate(socket):
+        if (
+            self.server.auth is not None
+            and not namespace.own_auth
+            and not self._authenticate(socket)
+        ):
             namespace.release_if_empty()
             return
         recovery = self.server.recovery

@@ -142,6 +142,7 @@ class AdminInstrument:
         self.dropped = 0
         """Events for the UI dropped because the queue was full."""
         self.admin = sio.of(namespace_name)
+        self.admin.own_auth = True  # its login, not the server's JWTAuth, admits the UI
         self._local_only = type(self.admin.adapter) is LocalAdapter
         self._send, self._receive = trio.open_memory_channel[Outgoing](max_queued)
         self._checks = trio.CapacityLimiter(1)  # bcrypt is slow on purpose: one at a time
