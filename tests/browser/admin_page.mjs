@@ -51,9 +51,11 @@ async function walk(page, { obs, step, shot, waitText }) {
   // 1. The page's socket, and its room.
   await admin.evaluate(() => (location.hash = "#/sockets/"));
   await bodyHas(admin, (t) => t.includes(sid), `the socket ${sid} listed`, step);
+  await admin.waitForTimeout(600); // the view's fade-in, for a readable screenshot
   await shot(admin, "03-admin-sockets.png");
   await admin.evaluate(() => (location.hash = "#/rooms/"));
   await bodyHas(admin, (t) => t.includes("user:1"), "the room user:1 listed", step);
+  await admin.waitForTimeout(600); // the view's fade-in, for a readable screenshot
   await shot(admin, "04-admin-rooms.png");
 
   // 2. An event from the page, in the UI's event list.
@@ -63,11 +65,13 @@ async function walk(page, { obs, step, shot, waitText }) {
   await page.click("#notify-button");
   await waitText(page, "notify-ack", (t) => t.includes('"ok":true'), "demo page: notify ack");
   await bodyHas(admin, (t) => t.includes("notify-user") && t.includes("notification"), "events notify-user (received) and notification (sent) listed", step);
+  await admin.waitForTimeout(600); // the view's fade-in, for a readable screenshot
   await shot(admin, "05-admin-events.png");
 
   // 3. Its details; then its Disconnect button in the socket list (_disconnect, close false).
   await admin.evaluate((id) => (location.hash = `#/n/%2F/sockets/${id}`), sid);
   await bodyHas(admin, (t) => t.includes("user:1") && t.includes(sid), "socket details", step);
+  await admin.waitForTimeout(600); // the view's fade-in, for a readable screenshot
   await shot(admin, "06-admin-socket-details.png");
   await admin.evaluate(() => (location.hash = "#/sockets/"));
   await bodyHas(admin, (t) => t.includes(sid), "back to the socket list", step);
