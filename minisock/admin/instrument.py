@@ -53,41 +53,6 @@ Outgoing = tuple[str | None, str, tuple[Any, ...]]
 """``(admin socket id or None for every admin, event, args)``."""
 
 
-def instrument(
-    sio: Server,
-    *,
-    auth: BasicAuth | None,
-    mode: Mode = "development",
-    read_only: bool = False,
-    namespace_name: str = "/admin",
-    server_id: str | None = None,
-    stats_interval: float = 2.0,
-    max_queued: int = 1024,
-    session_ttl: float = 86400.0,
-    max_sessions: int = 1000,
-) -> AdminInstrument:
-    """Serve the Socket.IO admin UI's protocol on ``namespace_name``, as Node's
-    ``instrument(io, {auth, mode, readonly, namespaceName, serverId})`` does.
-
-    ``auth`` must be given: a :class:`BasicAuth` (username and bcrypt hash), or ``None`` to
-    let anyone in (logged as a warning). ``mode="production"`` sends only the aggregated
-    counts and the stats; ``"development"`` also every socket, room and event. ``read_only``
-    refuses the UI's commands (join, leave, disconnect, emit). Call it before serving.
-    """
-    return AdminInstrument(
-        sio,
-        auth=auth,
-        mode=mode,
-        read_only=read_only,
-        namespace_name=namespace_name,
-        server_id=server_id,
-        stats_interval=stats_interval,
-        max_queued=max_queued,
-        session_ttl=session_ttl,
-        max_sessions=max_sessions,
-    )
-
-
 def counting_session_class(counts: EventCounts) -> type[EngineSocket]:
     """An :class:`EngineSocket` that counts what is queued for its client (``packetsOut``,
     ``bytesOut``: message data without its type digit, as Node's ``packetCreate`` has it)."""
@@ -108,22 +73,31 @@ def counting_session_class(counts: EventCounts) -> type[EngineSocket]:
 
 
 class AdminInstrument:
-    """The admin UI's server side on one :class:`~minisock.server.Server`."""
+    """The admin UI's server side on one :class:`~minisock.server.Server`; made by
+    :func:`instrument`."""
 
     def __init__(
         self,
         sio: Server,
         *,
         auth: BasicAuth | None,
-        mode: Mode,
-        read_only: bool,
-        namespace_name: str,
-        server_id: str | None,
-        stats_interval: float,
-        max_queued: int,
-        session_ttl: float,
-        max_sessions: int,
+        mode: Mode = "development",
+        read_only: bool = False,
+        namespace_name: str = "/admin",
+        server_id: str | None = None,
+        stats_interval: float = 2.0,
+        max_queued: int = 1024,
+        session_ttl: float = 86400.0,
+        max_sessions: int = 1000,
     ) -> None:
+        """Serve the Socket.IO admin UI's protocol on ``namespace_name``, as Node's
+        ``instrument(io, {auth, mode, readonly, namespaceName, serverId})`` does.
+
+        ``auth`` must be given: a :class:`BasicAuth` (username and bcrypt hash), or ``None`` to
+        let anyone in (logged as a warning). ``mode="production"`` sends only the aggregated
+        counts and the stats; ``"development"`` also every socket, room and event. ``read_only``
+        refuses the UI's commands (join, leave, disconnect, emit). Call it before serving.
+        """
         if mode not in ("development", "production"):
             raise ValueError('mode is "development" or "production"')
         if sio.observer is not None:
@@ -428,3 +402,7 @@ def _rooms(socket: Socket) -> list[str]:
 
 def _now() -> str:
     return payloads.iso_time(time.time())
+
+
+instrument = AdminInstrument
+"""``instrument(sio, auth=..., mode=..., read_only=...)``: the name Node's package uses."""

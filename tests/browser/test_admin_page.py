@@ -15,13 +15,10 @@ Needs what test_jwt_page.py needs, and ``@socket.io/admin-ui`` and ``@mdi/font``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
-from test_jwt_page import CHROMIUM, ROOT, _load_jwt_app, require_tools
+from test_jwt_page import CHROMIUM, ROOT, _load_jwt_app, require_tools, walk_page
 
 from minisock import Server
 
@@ -43,30 +40,7 @@ async def test_admin_ui_beside_the_demo_page(tmp_path: Path) -> None:
     shots.mkdir()
     sio = _load_jwt_app().build_app(connect_auth=True)
     assert isinstance(sio, Server)
-    async with trio.open_nursery() as nursery:
-        port: int = await nursery.start(sio.serve, "127.0.0.1", 0)
-        with trio.fail_after(DEADLINE):
-            proc = await trio.run_process(
-                [node, str(SCRIPT), f"http://127.0.0.1:{port}", str(shots)],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-        nursery.cancel_scope.cancel()
-    stdout = proc.stdout.decode("utf-8", "replace")
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    print(f"screenshots in {shots}:")
-    for path in report.get("screenshots", []):
-        print(f"  {path}")
-    print(json.dumps(report, indent=1))
-    if proc.returncode != 0 or report.get("ok") is not True:
-        stderr = proc.stderr.decode("utf-8", "replace")[-8000:]
-        pytest.fail(
-            f"exit {proc.returncode}: {report.get('reason', '<no JSON report>')}\n"
-            f"screenshots in {shots}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-            pytrace=False,
-        )
+    report = await walk_page(node, SCRIPT, sio, shots, DEADLINE)
     assert report["outsideRequests"] == []
     assert len(report["screenshots"]) == 8
     assert all(Path(p).stat().st_size > 0 for p in report["screenshots"])

@@ -87,14 +87,15 @@ def test_commands() -> None:
     assert command("_disconnect", ["/", True, ""]) == {"nsp": "/", "close": True, "filter": None}
     emitted = command("emit", ["/", None, "ev", 1, {"a": 2}])
     assert emitted == {"nsp": "/", "filter": None, "event": "ev", "args": [1, {"a": 2}]}
-    for name, args in [
+    refused: list[tuple[str, list[Any]]] = [
         ("join", []),
         ("join", ["/", 3, None]),
         ("join", ["/", "x" * 300, None]),
         ("_disconnect", ["/", "yes", None]),
         ("emit", ["/", None]),
         ("drop-table", ["/"]),
-    ]:
+    ]
+    for name, args in refused:
         with pytest.raises(CommandError):
             command(name, args)
 
