@@ -313,7 +313,8 @@ class AdminInstrument:
                 self._announce(socket)
 
         def left(room: str, sid: str) -> None:
-            if room == sid and self._gone != sid and self._listening():
+            gone = room == sid and sid not in namespace.sockets  # not a socket leaving its own room
+            if gone and self._gone != sid and self._listening():
                 # It never connected (its connect handler refused it, or the client left
                 # while it ran), yet the UI was told it came: tell it that it went.
                 self.publish(

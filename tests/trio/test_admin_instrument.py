@@ -46,6 +46,11 @@ def app_server() -> Server:
             raise ConnectRefusedError("not today")
         socket.join("user:1")
 
+    @sio.on("leave-own-room")
+    async def leave_own_room(socket: Socket) -> None:
+        socket.leave(socket.sid)
+        socket.join("marker")
+
     return sio
 
 
@@ -78,6 +83,22 @@ async def test_a_refused_connection_is_told_as_gone() -> None:
         nsp, sid, reason, _ = await next_named(admin, "socket_disconnected")
         assert (nsp, sid, reason) == ("/", details["id"], "server namespace disconnect")
         assert (await next_named(admin, "room_left"))[:3] == ("/", sid, sid)
+
+
+async def test_leaving_its_own_room_is_not_leaving() -> None:
+    sio = app_server()
+    instrument(sio, auth=None)
+    async with serving(sio), SocketIOClient(sio) as ui, SocketIOClient(sio) as app:
+        admin = await ui.connect("/admin")
+        await next_named(admin, "all_sockets")
+        user = await app.connect("/")
+        await user.emit("leave-own-room")
+        seen: list[tuple[Any, ...]] = []
+        while not seen or seen[-1][:3] != ("room_joined", "/", "marker"):
+            event = await admin.receive(timeout=5)
+            seen.append((event.name, *event.args))
+        assert ("room_left", "/", user.sid, user.sid) in [e[:4] for e in seen]
+        assert "socket_disconnected" not in [e[0] for e in seen]
 
 
 async def test_hostile_commands_change_nothing() -> None:
