@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,redis]'
+	$(PY) -m pip install --quiet -e '.[test,redis,admin]'
 	touch $(STAMP)
 
 # npm ci empties node_modules first, following a symlink: a node_modules that is a link to

@@ -19,6 +19,11 @@
   the guide. With ``--connect-auth`` a browser may instead send it in the CONNECT payload
   (``io({auth: {token}})``), which is the only way for a websocket-only browser client.
 - ``GET /`` serves a page that logs in and talks to the server.
+- ``GET /admin/`` serves the Socket.IO admin UI (``@socket.io/admin-ui``'s own files, from
+  ``node_modules``), and the server is instrumented for it (:mod:`minisock.admin`, in
+  development mode): log in there as ``john`` / ``changeit`` too, with the server URL
+  ``http://localhost:3000``, to watch the page's sockets, rooms and events live.
+  ``--no-admin`` turns both off.
 
 The secret is the guide's demo value, ``Mys3cr3t``: far too short for anything real. Pass
 ``--secret`` (or set ``MINISOCK_JWT_SECRET``) with 32+ random bytes outside a demo.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import mimetypes
 import os
 import time
 import warnings
@@ -40,6 +46,7 @@ import trio
 from minisock import JWTAuth, JWTVerifier, Request, Response, Server, Socket, TokenError, trace
 from minisock.adapters import AdapterFactory, cluster_adapter
 from minisock.adapters.local import LocalAdapter
+from minisock.admin import BasicAuth, hash_password, instrument
 from minisock.auth import bearer_token
 from minisock.runner import run
 
@@ -57,6 +64,14 @@ USERS = {
 HERE = Path(__file__).parent
 PAGE = HERE / "jwt_app.html"
 CLIENT_BUNDLE = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+ADMIN_UI = HERE / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
+ICON_FONT = HERE / "node_modules" / "@mdi" / "font"
+# The UI's index.html loads its icon font and Roboto from CDNs: the demo serves the icon font
+# from node_modules instead and lets the text fall back to the browser's sans-serif, so that
+# nothing leaves the machine.
+CDN_ICONS = "https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/materialdesignicons.min.css"
+CDN_ROBOTO = "https://fonts.googleapis.com/css?family=Roboto:100,300,400,500,700,900"
+ADMIN_USER = "john"  # the admin UI's login: the demo's own user, with its password
 
 
 def issue_token(
@@ -85,6 +100,7 @@ def build_app(
     ping_timeout_ms: int = 20000,
     cookie: str | None = None,
     token_lifetime: int = TOKEN_LIFETIME,
+    admin: bool = True,
 ) -> Server:
     if token_lifetime < 1:
         raise ValueError("the token lifetime is at least one second")
@@ -100,6 +116,14 @@ def build_app(
         ping_interval=ping_interval_ms / 1000,
         ping_timeout=ping_timeout_ms / 1000,
     )
+
+    if admin:
+        password, _ = USERS[ADMIN_USER]
+        # A real application keeps only the hash (made once with hash_password), never the
+        # password; rounds=10 keeps the demo's start quick.
+        auth_ = BasicAuth(ADMIN_USER, hash_password(password, rounds=10))
+        instrument(sio, auth=auth_, mode="development")
+        serve_admin_ui(sio)
 
     @sio.route("GET", "/")
     async def page(request: Request) -> Response:
@@ -191,6 +215,46 @@ def build_app(
     return sio
 
 
+def serve_admin_ui(sio: Server) -> None:
+    """The admin UI's files at ``/admin/``, from the npm package (``npm ci`` in examples/),
+    with the icon font served from ``@mdi/font`` rather than a CDN."""
+
+    def static(path: str, body: bytes, content_type: str) -> None:
+        @sio.route("GET", path)
+        async def serve(request: Request) -> Response:
+            return Response(200, [("Content-Type", content_type)], body)
+
+    @sio.route("GET", "/admin")
+    async def slash(request: Request) -> Response:
+        return Response(301, [("Location", "/admin/")], b"")  # its assets are relative
+
+    if not (ADMIN_UI / "index.html").exists() or not ICON_FONT.exists():
+
+        @sio.route("GET", "/admin/")
+        async def missing(request: Request) -> Response:
+            return Response.text("run `make demo` (npm ci in examples/)", status=404)
+
+        return
+    for file in sorted(ADMIN_UI.rglob("*")):
+        if file.is_file() and file.suffix != ".map":
+            path = "/admin/" + file.relative_to(ADMIN_UI).as_posix()
+            static(path, file.read_bytes(), _content_type(file))
+    index = (ADMIN_UI / "index.html").read_text("utf-8")
+    index = index.replace(CDN_ICONS, "mdi/css/materialdesignicons.min.css")
+    index = index.replace(f'<link rel="stylesheet" href="{CDN_ROBOTO}">', "")
+    static("/admin/", index.encode(), "text/html; charset=utf-8")
+    for folder in ("css", "fonts"):
+        for file in sorted((ICON_FONT / folder).glob("materialdesignicons*")):
+            if file.suffix != ".map":
+                path = f"/admin/mdi/{folder}/{file.name}"
+                static(path, file.read_bytes(), _content_type(file))
+
+
+def _content_type(file: Path) -> str:
+    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return f"{kind}; charset=utf-8" if kind.startswith("text/") or kind.endswith("script") else kind
+
+
 def unauthorized(reason: str) -> Response:
     """RFC 6750 §3.1: 401 with the challenge, and the reason in a JSON body."""
     response = Response.json({"error": "unauthorized", "reason": reason}, 401)
@@ -213,6 +277,9 @@ def main() -> None:
     parser.add_argument(
         "--cookie", metavar="NAME", help="set the Engine.IO sid cookie (e.g. io) for sticky LBs"
     )
+    parser.add_argument(
+        "--no-admin", action="store_true", help="no admin UI (/admin/) nor instrumentation"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.trace:
@@ -229,8 +296,14 @@ def main() -> None:
         ping_interval_ms=args.ping_interval,
         ping_timeout_ms=args.ping_timeout,
         token_lifetime=args.token_lifetime,
+        admin=not args.no_admin,
     )
     log.info("JWT demo on http://%s:%d/ (log in as john / changeit)", args.host, args.port)
+    if not args.no_admin:
+        log.info(
+            "admin UI on http://%s:%d/admin/ (server URL http://%s:%d, john / changeit)",
+            *(args.host, args.port) * 2,
+        )
     run(sio, args.host, args.port)  # until Ctrl-C or SIGTERM, then a graceful shutdown
 
 

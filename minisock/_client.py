@@ -172,7 +172,11 @@ class Client:
                 namespace.release_if_empty()  # a child made for this connection only
             return
         socket = Socket(namespace, self, auth)
-        if self.server.auth is not None and not self._authenticate(socket):
+        if (
+            self.server.auth is not None
+            and not namespace.own_auth
+            and not self._authenticate(socket)
+        ):
             namespace.release_if_empty()
             return
         recovery = self.server.recovery
@@ -253,6 +257,9 @@ class Client:
         if self.sockets.get(socket.nsp) is socket and not socket.connected:
             self.state.connect_succeeded(socket.nsp, socket.sid)
             socket.release_held()
+            observer = self.server.observer
+            if observer is not None:
+                observer.socket_connected(socket)
 
     def _authenticate(self, socket: Socket) -> bool:
         """Give ``socket`` its identity: the handshake's, or a token in the CONNECT payload."""
@@ -413,6 +420,9 @@ class Client:
             return
         del self.sockets[socket.nsp]
         was_connected = socket.connected
+        observer = self.server.observer
+        if was_connected and observer is not None:
+            observer.socket_disconnected(socket, reason)  # before it leaves its rooms, as Node
         if not was_connected:
             socket.gone_reason = reason  # its connect handler is still running
         elif socket.pid is not None and reason in RECOVERABLE_REASONS:

@@ -183,6 +183,9 @@ class EngineServer:
         self.on_connect: ConnectHandler = _ignore
         self.on_message: MessageHandler = _ignore
         self.on_disconnect: DisconnectHandler = _ignore
+        self.session_class: type[EngineSocket] = EngineSocket
+        """The class of new sessions: instrumentation (``minisock.admin``) swaps in a subclass
+        that counts what is queued, so an uninstrumented server pays nothing per message."""
         self._routes: dict[tuple[str, str], RouteHandler] = {}
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._services: list[Service] = []
@@ -435,7 +438,7 @@ class EngineServer:
                 max_payload=self.config.max_payload,
             )
         )
-        sock = EngineSocket(self, state, request)
+        sock = self.session_class(self, state, request)
         sock.identity, sock.claims = identity, claims
         self.sessions[eio_sid] = sock
         self.refresh(sock)

@@ -71,6 +71,9 @@ class Namespace:
         self._next_ack_id = 0
         self.rate_limit: RateLimit | None = server.rate_limit
         """The per-socket limit on incoming events here (the server's unless set)."""
+        self.own_auth = False
+        """This namespace checks its clients itself (the admin UI's login): the server's
+        ``JWTAuth`` does not check its CONNECTs. The handshake is checked as always."""
         self.adapter: Adapter = self._new_adapter()
 
     def _new_adapter(self) -> Adapter:

@@ -33,6 +33,7 @@ from minisock.broadcast import BroadcastOperator
 from minisock.engine import EngineServer, RouteHandler
 from minisock.engine_socket import EngineSocket
 from minisock.namespace import Handler, Middleware, Namespace
+from minisock.observer import SocketObserver
 from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.parser import Parser, parser_named
@@ -105,6 +106,9 @@ class Server:
         """Connection state recovery (see ``minisock/proto/recovery.py``), off by default."""
         if connection_state_recovery is not None:
             trace.mark_offsets(OFFSET_EPOCH)
+        self.observer: SocketObserver | None = None
+        """Told when a socket connects or disconnects (``minisock.admin`` sets it); ``None``
+        costs one check per connect and disconnect, never per message."""
         self.stats = ServerStats()
         """What the server dropped: volatile packets, rate-limited events."""
         self.inline_handlers = inline_handlers

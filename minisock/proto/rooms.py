@@ -94,6 +94,10 @@ class RoomRegistry:
     def rooms_of(self, sio_sid: str) -> frozenset[str]:
         return frozenset(self._rooms_of.get(sio_sid, ()))
 
+    def joined(self, sio_sid: str) -> list[str]:
+        """The rooms of ``sio_sid`` in the order it joined them (as Node's ``socket.rooms``)."""
+        return list(self._rooms_of.get(sio_sid, ()))
+
     def count_rooms_of(self, sio_sid: str) -> int:
         return len(self._rooms_of.get(sio_sid, ()))
 

@@ -66,18 +66,15 @@ def require_tools() -> str:
     return node
 
 
-@pytest.mark.js
-async def test_jwt_page_in_chromium(tmp_path: Path) -> None:
-    node = require_tools()
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    sio = _load_jwt_app().build_app(connect_auth=True)
-    assert isinstance(sio, Server)
+async def walk_page(node: str, script: Path, sio: Server, shots: Path, deadline: float) -> Any:
+    """Serve ``sio`` on a free port, run ``node script <url> <shots>`` (a walk written with
+    page_kit.mjs), print where its screenshots are, and return its JSON report; fail the
+    test, showing everything the walk printed, unless it passed."""
     async with trio.open_nursery() as nursery:
         port: int = await nursery.start(sio.serve, "127.0.0.1", 0)
-        with trio.fail_after(DEADLINE):
+        with trio.fail_after(deadline):
             proc = await trio.run_process(
-                [node, str(SCRIPT), f"http://127.0.0.1:{port}", str(shots)],
+                [node, str(script), f"http://127.0.0.1:{port}", str(shots)],
                 capture_stdout=True,
                 capture_stderr=True,
                 check=False,
@@ -99,5 +96,16 @@ async def test_jwt_page_in_chromium(tmp_path: Path) -> None:
             f"screenshots in {shots}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
             pytrace=False,
         )
+    return report
+
+
+@pytest.mark.js
+async def test_jwt_page_in_chromium(tmp_path: Path) -> None:
+    node = require_tools()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    sio = _load_jwt_app().build_app(connect_auth=True)
+    assert isinstance(sio, Server)
+    report = await walk_page(node, SCRIPT, sio, shots, DEADLINE)
     assert len(report["screenshots"]) == 4
     assert all(Path(p).stat().st_size > 0 for p in report["screenshots"])
