@@ -1265,7 +1265,11 @@ async def _bad_chunks(run: Run) -> tuple[str, str]:
     return http_answer(await peer.read_response()), fate(run, eio_sid)
 
 
-@error_case("http", "a POST with `Content-Type: application/octet-stream` (Engine.IO v3's binary)")
+@error_case(
+    "http",
+    "a POST with `Content-Type: application/octet-stream` (binary bodies were Engine.IO v3's;"
+    " the v4 spec's text still mentions them, the reference refuses them too)",
+)
 async def _octet_stream(run: Run) -> tuple[str, str]:
     peer, eio_sid = await _session(run)
     headers = [("Content-Type", "application/octet-stream")]
