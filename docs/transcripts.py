@@ -1928,7 +1928,7 @@ class CurlStep:
         url = f'"{url}"' if "$" in url else f"'{url}'"
         flags = "-si" if self.headers_too else "-s"
         if self.keep_sid:
-            return f"SID=$(curl {flags} {url} | cut -d'\"' -f4); echo \"$SID\""
+            return f'SID=$(curl {flags} {url} | cut -d\'"\' -f4); echo "$SID"'
         if self.printf:
             line = f"printf '{self.printf}' | curl {flags} --data-binary @- {url}"
         elif self.method == "POST":
