@@ -45,6 +45,11 @@ cluster-deps: /usr/bin/redis-server /usr/sbin/haproxy
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server haproxy
 
+# PROTOCOL.md's curl walkthrough is run, as printed, in dash with curl.
+/usr/bin/curl /usr/bin/dash:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl dash
+
 demo: $(STAMP) examples-deps
 	$(PY) examples/jwt_app.py --port 3000 --connect-auth
 
@@ -57,7 +62,7 @@ lint: $(STAMP)
 
 PYTEST_ARGS ?= -q
 
-pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium
+pytest: $(STAMP) js-deps examples-deps browser-deps cluster-deps /usr/bin/chromium /usr/bin/curl /usr/bin/dash
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The whole suite again on every other CPython 3.11-3.13 this machine has (pyenv's, or

@@ -1,6 +1,6 @@
 """Connection state recovery in memory, on a virtual clock: raw Socket.IO frames.
 
-The wire of a recovery, as the reference speaks it (see PROTOCOL.md section 11): the CONNECT
+The wire of a recovery, as the reference speaks it (see PROTOCOL.md section 8): the CONNECT
 answer carries ``pid``; recorded events end with an offset; a CONNECT with ``pid`` and
 ``offset`` takes the kept session back. Here: the expiry, the bounds (and their log lines),
 what is never recovered, JWT identity, and the recovery-off wire staying as it was. The
