@@ -38,7 +38,7 @@ from minisock.parent_namespace import NamespaceMatcher, ParentNamespace
 from minisock.proto.eio_session import CloseReason
 from minisock.proto.parser import Parser, parser_named
 from minisock.proto.recovery import Recovery
-from minisock.proto.sio import DecoderLimits
+from minisock.proto.sio import DecoderLimits, check_namespace_name
 from minisock.proto.token_bucket import RateLimit
 from minisock.stats import ServerStats
 
@@ -148,7 +148,8 @@ class Server:
         """The namespace ``name``, created on first use; or, given a compiled regular
         expression or a ``(name, auth) -> bool`` callable (sync or async), a new dynamic
         namespace whose children are made when clients connect to a name it allows (see
-        :mod:`minisock.parent_namespace`)."""
+        :mod:`minisock.parent_namespace`). A name holding ``\\x1e`` raises ``ValueError``
+        (:func:`~minisock.proto.sio.check_namespace_name`)."""
         if not isinstance(name, str):
             parent = ParentNamespace(self, name)
             self.parents.append(parent)
@@ -158,6 +159,7 @@ class Server:
         namespace = self.namespaces.get(name)
         if namespace is not None:
             return namespace
+        check_namespace_name(name)
         for parent in self.parents:
             if isinstance(parent.matcher, re.Pattern) and parent.matcher.search(name):
                 if self.child_namespaces_full():
@@ -171,6 +173,10 @@ class Server:
         namespace = self.namespaces.get(name)
         if namespace is not None:
             return namespace
+        try:
+            check_namespace_name(name)  # a WebSocket client can send such a name
+        except ValueError:
+            return "Invalid namespace"  # no parent may make it: Node's answer to unknown names
         for parent in list(self.parents):
             if not await parent.allows(name, auth):
                 continue

@@ -47,6 +47,7 @@ __all__ = [
     "ack_args",
     "ack_value",
     "check_event_name",
+    "check_namespace_name",
     "encode",
     "engine_wires",
     "json_text",
@@ -134,6 +135,16 @@ def check_event_name(event: str, *, server_side: bool = False) -> None:
 
 
 _SERVER_SIDE_RESERVED = frozenset({"connection", "new_namespace"})
+
+
+def check_namespace_name(name: str) -> None:
+    """A namespace a server may hold. Its name is written raw into every packet's text (not
+    as JSON), so a record separator in it would split a long-polling payload in two."""
+    if "\x1e" in name:
+        raise ValueError(
+            f"the namespace {name!r} contains the record separator \\x1e: the name is "
+            "written raw into each packet, and long-polling uses \\x1e between packets"
+        )
 
 
 def engine_wires(packet: SioPacket) -> list[WirePacket]:
