@@ -128,10 +128,9 @@ class AdminInstrument:
         if auth is None:
             log.warning(
                 "the admin UI on %s has NO authentication: anyone who can reach this server "
-                "can watch every socket%s. Pass auth=BasicAuth(...) unless this is a demo "
-                "on your own machine.",
+                "can %s. Pass auth=BasicAuth(...) unless this is a demo on your own machine.",
                 namespace_name,
-                "" if read_only else " and event, and disconnect them or make them join rooms",
+                _exposed(development=self.development, read_only=read_only),
             )
         else:
             self.admin.use(self._authenticate)
@@ -391,6 +390,18 @@ class AdminInstrument:
                 await target.emit(command["event"], *command["args"])
         except Exception:
             log.exception("admin UI: %s failed", name)
+
+
+def _exposed(*, development: bool, read_only: bool) -> str:
+    """What an admin UI without auth gives away, for the warning: production mode sends only
+    counts, never a socket or an event; the commands work in either mode."""
+    if development:
+        seen = "watch every socket (its address, query and headers), its rooms and its events"
+    else:
+        seen = "see its counts (connections, packets, bytes, sockets per namespace), host and pid"
+    if read_only:
+        return seen
+    return f"{seen}, and disconnect sockets, make them join or leave rooms, or emit to them"
 
 
 def _rooms(socket: Socket) -> list[str]:

@@ -59,6 +59,7 @@ async def test_without_auth_it_warns_and_lets_anyone_in(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="minisock.admin"):
         instrument(sio, auth=None)
     assert "NO authentication" in caplog.text and "anyone" in caplog.text
+    assert "every socket" in caplog.text and "disconnect sockets" in caplog.text
     async with serving(sio), SocketIOClient(sio) as ui, SocketIOClient(sio) as app:
         admin = await ui.connect("/admin")
         (config,) = await next_named(admin, "config")
@@ -67,6 +68,20 @@ async def test_without_auth_it_warns_and_lets_anyone_in(caplog: pytest.LogCaptur
         (details, _) = await next_named(admin, "socket_connected")
         assert details["nsp"] == "/" and details["rooms"] == [details["id"]]
         assert (await next_named(admin, "room_joined"))[:3] == ("/", "user:1", details["id"])
+
+
+def test_the_warning_says_what_each_mode_exposes(caplog: pytest.LogCaptureFixture) -> None:
+    """Production mode sends no socket and no event, only counts; read-only takes the
+    commands away."""
+    with caplog.at_level(logging.WARNING, logger="minisock.admin"):
+        instrument(app_server(), auth=None, mode="production", read_only=True)
+    assert "NO authentication" in caplog.text and "counts" in caplog.text
+    assert "every socket" not in caplog.text and "disconnect" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="minisock.admin"):
+        instrument(app_server(), auth=None, mode="production")
+    assert "counts" in caplog.text and "every socket" not in caplog.text
+    assert "disconnect sockets" in caplog.text
 
 
 async def test_a_refused_connection_is_told_as_gone() -> None:
