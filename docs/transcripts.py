@@ -1020,7 +1020,7 @@ def recovery_server() -> Server:
 
 
 def _handshakes(entry: WireEntry) -> bool:
-    """The WebSocket handshakes and open packets, which section 5 shows already."""
+    """The WebSocket handshakes and open packets, which sections 2 and 5 show already."""
     return entry.transport == "http" or entry.meaning.startswith("open")
 
 
@@ -1822,6 +1822,8 @@ async def _deflate_websocket(run: Run) -> str:
     assert await read() == DEFLATE_TEXT
     await run.settle()
     head = (
+        "(bytes on the client's socket, shortened to the request and status lines and the"
+        " extension header; then the tracer's lines)\n"
         f"{C2S}  GET /engine.io/?EIO=4&transport=websocket  ({offer[0]}: {offer[1]})\n"
         f"{S2C}  HTTP/1.1 {reply.status} {reply.reason}  (Sec-WebSocket-Extensions: {answer})\n"
     )
@@ -1838,7 +1840,11 @@ async def _gzip_polling(run: Run) -> str:
     assert gzip.decompress(reply.body).decode() == DEFLATE_TEXT
     head = reply.raw[: len(reply.raw) - len(reply.body)].decode("latin-1")
     target = run.names.normalise(eio(eio_sid))
-    lines = [f"{C2S}  GET {target}  (Accept-Encoding: gzip, deflate, br)"]
+    lines = [
+        "(bytes on the client's socket, the request shortened to its line and one header, the"
+        " body to its size; CRLF line ends not shown; then the tracer's lines)",
+        f"{C2S}  GET {target}  (Accept-Encoding: gzip, deflate, br)",
+    ]
     lines += [f"{S2C}  {line}" for line in head.split("\r\n") if line]
     lines.append(f"{S2C}  <{len(reply.body)} bytes of gzip>")
     return "\n".join(lines) + "\n\n" + run.transcript()

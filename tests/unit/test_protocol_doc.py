@@ -193,11 +193,11 @@ def test_the_walkthrough_commands_run_as_printed() -> None:
     assert len(sids) == 2 and sids[0] != sids[1]
 
 
-# ---------------------------------------------------------------- 3. every error is in section 9
+# ---------------------------------------------------------------- 3. every error is in appendix B
 
 
-def _section_9() -> str:
-    """Appendix B, the error table (section 9 before the appendices existed)."""
+def _appendix_b() -> str:
+    """Appendix B, the error table."""
     text = document()
     start = text.index("## Appendix B. Every error minisock answers with")
     return text[start : text.index("## Appendix C.", start)]
@@ -221,17 +221,17 @@ def _statuses_in_source() -> set[int]:
     return {status for status in found if status >= 400}
 
 
-def test_section_9_lists_every_http_status_minisock_can_send() -> None:
-    section = _section_9()
+def test_appendix_b_lists_every_http_status_minisock_can_send() -> None:
+    section = _appendix_b()
     statuses = _statuses_in_source() | {400, 401, 403, 404, 413, 431, 503}
     statuses.add(431)  # h11's own hint for a head it cannot finish within the size limit
     missing = sorted(s for s in statuses if f"`{s}`" not in section)
     assert not missing, f"appendix B of PROTOCOL.md lacks HTTP {missing}"
 
 
-def test_section_9_lists_every_literal_refusal_message() -> None:
-    """Every fixed ``message`` minisock writes into a refusal body is shown in section 9."""
-    section = _section_9()
+def test_appendix_b_lists_every_literal_refusal_message() -> None:
+    """Every fixed ``message`` minisock writes into a refusal body is shown in appendix B."""
+    section = _appendix_b()
     source = "\n".join(
         (SOURCE / name).read_text("utf-8")
         for name in ("engine.py", "_polling.py", "_http.py", "_websocket.py", "proto/route.py")
@@ -243,14 +243,14 @@ def test_section_9_lists_every_literal_refusal_message() -> None:
     assert not missing, f"appendix B of PROTOCOL.md lacks refusals {missing}"
 
 
-def test_section_9_lists_every_engineio_error_code() -> None:
-    section = _section_9()
+def test_appendix_b_lists_every_engineio_error_code() -> None:
+    section = _appendix_b()
     for code in ErrorCode:
         assert f'`{{"code":{int(code)},' in section, f"no answer with code {int(code)}"
 
 
-def test_section_9_lists_every_close_code_minisock_can_send() -> None:
-    section = _section_9()
+def test_appendix_b_lists_every_close_code_minisock_can_send() -> None:
+    section = _appendix_b()
     names = set(re.findall(r"CloseCode\.([A-Z_]+)", _source()))
     used = {int(CloseCode[name]) for name in names if name in CloseCode.__members__}
     # Codes that only describe a close locally are never sent (RFC 6455 §7.4.1).
@@ -260,8 +260,8 @@ def test_section_9_lists_every_close_code_minisock_can_send() -> None:
     assert not missing, f"appendix B of PROTOCOL.md lacks close codes {missing}"
 
 
-def test_section_9_lists_every_connect_error_message() -> None:
-    section = _section_9()
+def test_appendix_b_lists_every_connect_error_message() -> None:
+    section = _appendix_b()
     client = (SOURCE / "_client.py").read_text("utf-8")
     literal = r"(?:_refuse\([^,\n]+,|refusal\s*=\s*\()\s*\"([^\"]+)\""
     messages = set(re.findall(literal, client))
