@@ -57,7 +57,12 @@ LOCAL = "---"
 """The direction of an entry that crossed no wire: a session closing, and why."""
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-_TOKEN_FIELD = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
+# Credentials a CONNECT payload may carry: a token, or a login such as the admin UI's.
+_TOKEN_FIELD = re.compile(
+    r'("(?:token|password|passwd|secret|api_?key|access_token|refresh_token)"\s*:\s*)'
+    r'"(?:[^"\\]|\\.)*"',
+    re.IGNORECASE,
+)
 _AUTH_HEADER = re.compile(r"(?im)^(authorization:\s*)(.*)$")
 _MAX_ALIASES = 10_000
 

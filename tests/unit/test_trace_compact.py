@@ -159,6 +159,19 @@ def a_session(eio_sid: str = EIO_SID) -> None:
     trace.closed(eio_sid, "websocket", "transport close")
 
 
+def test_login_fields_are_redacted_like_tokens(captured: _Records) -> None:
+    """The admin UI logs in with a password in its CONNECT payload: never shown."""
+    trace.payload(
+        trace.C2S, EIO_SID, '40/admin,{"username":"john","password":"changeit","apiKey":"k1"}'
+    )
+    lines = compact(captured.records)
+    assert lines == [
+        "  +0.010s C→S polling   eio#1         CONNECT /admin "
+        '{"username":"john","password":"<redacted>","apiKey":"<redacted>"}'
+    ]
+    assert "changeit" not in repr([r.__dict__ for r in captured.records])
+
+
 def test_one_compact_line_per_packet_with_aliases(captured: _Records) -> None:
     a_session()
     assert compact(captured.records) == [
