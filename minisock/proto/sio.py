@@ -102,16 +102,9 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     non-ASCII text as is, lone surrogates escaped, and NaN or infinities as ``null``.
     """
     attachments: list[bytes] = []
-
-    def placeholder(value: object) -> object:
-        if isinstance(value, bytes | bytearray | memoryview):
-            attachments.append(bytes(value))
-            return {"_placeholder": True, "num": len(attachments) - 1}
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
     payload = ""
     if packet.data is not None:
-        payload = _dumps(packet.data, placeholder, attachments)
+        payload = _dumps(packet.data, None, attachments)
     kind = packet.type
     head = ""
     if attachments:
@@ -169,6 +162,19 @@ def _no_binary(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _placeholders(attachments: list[bytes]) -> Callable[[object], object]:
+    """The encoder's ``default`` for a payload with binary: each ``bytes`` value goes to
+    ``attachments`` and its place holds ``{"_placeholder": true, "num": i}``."""
+
+    def placeholder(value: object) -> object:
+        if isinstance(value, bytes | bytearray | memoryview):
+            attachments.append(bytes(value))
+            return {"_placeholder": True, "num": len(attachments) - 1}
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return placeholder
+
+
 # Built once, for the common case of a payload without binary: json.dumps() with options
 # builds a new encoder on every call.
 _JSON_ENCODER = json.JSONEncoder(
@@ -176,12 +182,36 @@ _JSON_ENCODER = json.JSONEncoder(
 )
 
 
-def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
-    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python."""
+def _encode_plain(data: Any) -> str:
+    """``_JSON_ENCODER.encode(data)`` straight through CPython's C encoder: the same text
+    (same options, a fresh circular-reference check), without the two Python-level calls
+    and the closure that ``JSONEncoder.encode`` spends on every packet."""
+    if _make_encoder is None:  # no C accelerator (not CPython): the documented way
+        return _JSON_ENCODER.encode(data)
+    chunks = _make_encoder({}, _no_binary, _encode_str, None, ":", ",", False, False, False)(
+        data, 0
+    )
+    return "".join(chunks)
+
+
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_str = json.encoder.encode_basestring
+
+
+def _dumps(
+    data: Any, default: Callable[[object], object] | None, attachments: list[bytes]
+) -> str:
+    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python.
+
+    ``bytes`` in ``data`` go to ``attachments`` as placeholders, unless ``default`` says
+    otherwise (it is called for every value JSON cannot carry).
+    """
     try:
         try:
-            text = _JSON_ENCODER.encode(data)
+            text = _encode_plain(data)
         except _HasBinary:
+            if default is None:
+                default = _placeholders(attachments)
             text = json.dumps(
                 data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
             )
