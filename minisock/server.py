@@ -320,4 +320,5 @@ class Server:
             log.debug("no namespace joined within connectTimeout; closing")
             client.engine.close("connect timeout")
         client.expire_tokens(now)
+        client.retire_idle_worker(now)
         self.schedule(client)
