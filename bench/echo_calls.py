@@ -21,7 +21,6 @@ import os
 import pstats
 import selectors
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,9 @@ from typing import Any
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from bench_server import build_socketio  # noqa: E402
+from bench_server import build_socketio
 
-from minisock import Socket  # noqa: E402
+from minisock import Socket
 
 
 class Counter(trio.abc.Instrument):
@@ -157,8 +156,8 @@ def client(port: int, args: argparse.Namespace) -> None:
         conn.expect("40")
     ctl = conns[0]
     if args.fanout:
-        for i, conn in enumerate(conns):
-            conn.send(f'421["join","r"]')
+        for conn in conns:
+            conn.send('421["join","r"]')
             conn.expect("431")
         run_fanout(conns, 5)
         ctl.send('422["prof",1]')

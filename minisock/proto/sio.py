@@ -198,9 +198,7 @@ _make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
 _encode_str = json.encoder.encode_basestring
 
 
-def _dumps(
-    data: Any, default: Callable[[object], object] | None, attachments: list[bytes]
-) -> str:
+def _dumps(data: Any, default: Callable[[object], object] | None, attachments: list[bytes]) -> str:
     """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python.
 
     ``bytes`` in ``data`` go to ``attachments`` as placeholders, unless ``default`` says
