@@ -122,7 +122,12 @@ class Client:
                     self.inline_task = None
             else:
                 self._lingers = True
-                await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
+                job = partial(self._run_event, socket, packet.data, packet.id)
+                jobs = self._jobs
+                if jobs is None or len(jobs) < self.server.max_queued_events:
+                    self._append(job)  # room: no wait, so no coroutine for _enqueue
+                else:
+                    await self._enqueue(job)
         elif kind is SioPacketType.ACK:
             assert packet.id is not None
             self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)

@@ -204,7 +204,7 @@ class Socket:
         data = [event, *args]
         if self.hooks is not None:
             notify(self.hooks.any_outgoing, data)
-        await self._send(SioPacket(SioPacketType.EVENT, self.nsp, data))
+        await self._send(SioPacket(SioPacketType.EVENT, self.namespace.name, data))
 
     async def call(self, event: str, *args: Any) -> Any:
         """Emit and wait for the client's acknowledgement; returns its arguments.

@@ -443,7 +443,7 @@ def _decode_text(
     digit = text[0]
     if not ("0" <= digit <= "6"):
         raise _fail(f"unknown packet type {digit!r}")
-    kind = SioPacketType(int(digit))
+    kind = _KIND_OF_DIGIT[digit]
     i = 1
     end = len(text)
     attachments = 0
@@ -478,7 +478,12 @@ def _decode_text(
     if i < end:
         raw = text[i:]
         try:
-            data = _JSON_DECODER.decode(raw)
+            try:
+                data, stop = _scan_json(raw, 0)  # JSONDecoder.decode without its two calls
+            except StopIteration:
+                stop = -1  # not a value at 0 (maybe whitespace first): the full rules say
+            if stop != len(raw):
+                data = _JSON_DECODER.decode(raw)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
         if raw.count("[") + raw.count("{") > limits.max_depth and _nested_deeper_than(
@@ -497,6 +502,8 @@ def _refuse_constant(name: str) -> Any:
 
 # Built once: json.loads() with options builds a new decoder on every call.
 _JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_scan_json: Callable[[str, int], tuple[Any, int]] = getattr(_JSON_DECODER, "scan_once")  # noqa: B009
+_KIND_OF_DIGIT = {str(int(kind)): kind for kind in SioPacketType}
 
 
 def _check_payload(
