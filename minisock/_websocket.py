@@ -430,6 +430,8 @@ def _take_frames(sock: EngineSocket, socket: WebSocket) -> bytes:
     """Everything in the outbox, as WebSocket frames in one buffer."""
     wires = sock.state.take_outbox()
     deflater = socket.deflater
+    if deflater is None and len(wires) == 1 and not trace.enabled():
+        return _frame(wires[0])  # the common case (an event, a broadcast): no list, no join
     if deflater is None:
         frames = [_frame(w) for w in wires]
     else:

@@ -292,14 +292,15 @@ class Socket:
             return
         if not self.connected:
             return
-        if volatile and not self.engine.writable:
+        engine = self.client.engine
+        if volatile and not engine.writable:
             self.namespace.server.stats.volatile_dropped += 1
             return
         try:
-            self.engine.send_wires_nowait(wires)
+            engine.send_wires_nowait(wires)
         except trio.WouldBlock:
             log.info("disconnecting a socket whose queue is full")
-            self.engine.abort(CloseReason.SLOW_CONSUMER)
+            engine.abort(CloseReason.SLOW_CONSUMER)
         except SessionClosedError:
             pass
 
