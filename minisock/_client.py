@@ -8,9 +8,12 @@ the next one before it ends: a client that keeps sending then costs a wake-up pe
 not a new task (a spawn costs about twice the wake-up in trio).
 
 With ``Server(inline_handlers=True)`` event handlers run in the connection's reader
-instead: no task per event, which is faster, and a slow handler slows only its own client's
-reading. The price: such a handler cannot wait for its own client's ack (the reader that
-would deliver it is busy running the handler), so ``call()`` there raises at once.
+instead, and a slow handler slows only its own client's reading. What that buys is the hop
+to the worker: one scheduler pass per event (``bench/echo_calls.py``, a 20 B echo: 1 task
+step and about 155 Python calls per event inline, 2 steps and about 200 calls by default).
+The price: such a handler cannot wait for its own client's ack (the reader that would
+deliver it is busy running the handler), so ``call()`` there raises at once, and while it
+waits nothing else of that client is read (pongs included).
 """
 
 from __future__ import annotations
