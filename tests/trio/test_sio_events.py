@@ -21,6 +21,7 @@ import trio.testing
 from minisock import NO_ACK, Ack, RateLimit, Server, SessionClosedError, Socket
 from minisock._client import WORKER_LINGER
 from minisock.ack import NoAck
+from minisock.socket import _EMITS_PER_PASS
 from minisock.testing import WsClient, memory_connection, running_server
 
 WS_TARGET = "/socket.io/?EIO=4&transport=websocket"
@@ -541,3 +542,56 @@ async def test_a_client_that_leaves_ends_its_waiting_worker_at_once(
         while worker.coro.cr_frame is not None:
             await trio.sleep(0.01)
         assert trio.current_time() - start < WORKER_LINGER / 2
+
+
+# ---------------------------------------------------------------- emit as a checkpoint
+# An emit that fits at once skips the scheduler pass, except every _EMITS_PER_PASS-th; it is
+# always a cancellation point.
+
+
+async def test_a_handler_that_emits_in_a_loop_lets_other_tasks_run(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
+    ran_meanwhile: list[bool] = []
+
+    @sio.on("burst")
+    async def burst(socket: Socket) -> None:
+        other_ran: list[bool] = []
+
+        async def other() -> None:
+            other_ran.append(True)
+
+        sio.engine.spawn(other)
+        for i in range(2 * _EMITS_PER_PASS):
+            await socket.emit("n", i)
+        ran_meanwhile.append(bool(other_ran))
+
+    with trio.fail_after(10):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('42["burst"]')
+            for i in range(2 * _EMITS_PER_PASS):
+                assert await ws.receive() == f'42["n",{i}]'
+            await ws.close()
+    assert ran_meanwhile == [True]
+
+
+async def test_an_emit_in_a_cancelled_scope_sends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
+
+    @sio.on("try")
+    async def attempt(socket: Socket) -> str:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await socket.emit("never")
+        return "after"
+
+    with trio.fail_after(10):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('421["try"]')
+            assert await ws.receive() == '431["after"]'
+            await ws.close()
