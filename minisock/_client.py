@@ -3,12 +3,17 @@
 Handlers run in one ordered queue per client, worked by a task that exists only while there
 is work. So a handler may ``await socket.call(...)`` (the reader keeps reading and delivers
 the ack), events of one client are handled in the order they arrived, and an idle client
-owns no task.
+owns no task. A worker that ran an event handler waits up to ``WORKER_LINGER`` seconds for
+the next one before it ends: a client that keeps sending then costs a wake-up per event,
+not a new task (a spawn costs about twice the wake-up in trio).
 
 With ``Server(inline_handlers=True)`` event handlers run in the connection's reader
-instead: no task per event, which is faster, and a slow handler slows only its own client's
-reading. The price: such a handler cannot wait for its own client's ack (the reader that
-would deliver it is busy running the handler), so ``call()`` there raises at once.
+instead, and a slow handler slows only its own client's reading. What that buys is the hop
+to the worker: one scheduler pass per event (``bench/echo_calls.py``, a 20 B echo: 1 task
+step and about 155 Python calls per event inline, 2 steps and about 200 calls by default).
+The price: such a handler cannot wait for its own client's ack (the reader that would
+deliver it is busy running the handler), so ``call()`` there raises at once, and while it
+waits nothing else of that client is read (pongs included).
 """
 
 from __future__ import annotations
@@ -43,13 +48,20 @@ log = logging.getLogger("minisock.client")
 
 Job = Callable[[], Awaitable[None]]
 
+WORKER_LINGER = 1.0
+"""Seconds a handler worker stays after its last event, waiting for the next one."""
+
 
 class Client:
     """One Engine.IO session seen by the Socket.IO layer."""
 
     __slots__ = (
         "_jobs",
+        "_lingers",
         "_lot",
+        "_parked",
+        "_retire_at",
+        "_woken",
         "_working",
         "decoder",
         "engine",
@@ -71,6 +83,10 @@ class Client:
         self._jobs: deque[Job] | None = None  # made when there is work: idle clients are many
         self._working = False
         self._lot: trio.lowlevel.ParkingLot | None = None  # likewise, only under backpressure
+        self._lingers = False  # an event was queued: the worker waits a while for the next
+        self._parked: trio.lowlevel.Task | None = None  # the worker, waiting for a job
+        self._woken = False  # the worker had a job since the timer last looked
+        self._retire_at = math.inf  # when the timer looks
         self.inline_task: trio.lowlevel.Task | None = None
         """The reader task while it runs an inline handler (``inline_handlers`` mode)."""
 
@@ -108,7 +124,13 @@ class Client:
                 finally:
                     self.inline_task = None
             else:
-                await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
+                self._lingers = True
+                job = partial(self._run_event, socket, packet.data, packet.id)
+                jobs = self._jobs
+                if jobs is None or len(jobs) < self.server.max_queued_events:
+                    self._append(job)  # room: no wait, so no coroutine for _enqueue
+                else:
+                    await self._enqueue(job)
         elif kind is SioPacketType.ACK:
             assert packet.id is not None
             self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)
@@ -137,7 +159,12 @@ class Client:
         if self._jobs is None:
             self._jobs = deque()
         self._jobs.append(job)
-        if not self._working:
+        parked = self._parked
+        if parked is not None:
+            self._parked = None
+            self._woken = True
+            trio.lowlevel.reschedule(parked)
+        elif not self._working:
             self._working = True
             self.server.engine.spawn(self._work)
 
@@ -145,19 +172,55 @@ class Client:
         jobs = self._jobs
         assert jobs is not None
         try:
-            while jobs:
-                job = jobs.popleft()
-                if self._lot is not None:
-                    self._lot.unpark_all()
-                try:
-                    await job()
-                except Exception:
-                    # Jobs contain their handlers' errors; this catches minisock's own, so
-                    # that one client's failure never reaches the server's nursery.
-                    log.exception("a job of one client failed")
+            while True:
+                while jobs:
+                    job = jobs.popleft()
+                    if self._lot is not None:
+                        self._lot.unpark_all()
+                    try:
+                        await job()
+                    except Exception:
+                        # Jobs contain their handlers' errors; this catches minisock's own,
+                        # so that one client's failure never reaches the server's nursery.
+                        log.exception("a job of one client failed")
+                if not self._lingers or self.engine.closed:
+                    break
+                # Wait for the next event here: waking this task costs less than a new one.
+                self._parked = trio.lowlevel.current_task()
+                if self._retire_at == math.inf:  # else the timer is set already
+                    self._retire_at = trio.current_time() + WORKER_LINGER
+                    self.server.schedule(self)
+                await trio.lowlevel.wait_task_rescheduled(self._abort_linger)
+                if not jobs:
+                    break  # retired (a job queued since then finds it still working)
         finally:
+            self._parked = None
             self._working = False
+            self._lingers = False
+            self._retire_at = math.inf
             self._jobs = None  # the next job makes a new one
+
+    def _abort_linger(self, raise_cancel: Any) -> trio.lowlevel.Abort:
+        self._parked = None  # cancelled (the server stops): nobody may wake it now
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def retire_idle_worker(self, now: float) -> None:
+        """The timer's call: end the waiting worker if it had no job for ``WORKER_LINGER``
+        seconds (between one and two of them: no clock is read per event)."""
+        closed = self.engine.closed
+        if now < self._retire_at and not closed:
+            return
+        parked = self._parked
+        if parked is None:  # working: look again later (or it ends on its own)
+            self._retire_at = now + WORKER_LINGER if self._working else math.inf
+        elif self._woken and not closed:
+            self._woken = False
+            self._retire_at = now + WORKER_LINGER
+        else:
+            self._parked = None
+            self._woken = False
+            self._retire_at = math.inf
+            trio.lowlevel.reschedule(parked)
 
     # ---------------------------------------------------------------- jobs
 
@@ -307,6 +370,7 @@ class Client:
     def next_deadline(self) -> float:
         """The connect deadline, or the first token expiry among this client's sockets."""
         deadline = self.state.next_deadline()
+        deadline = min(deadline, self._retire_at)  # a lingering worker's, or inf
         for socket in self.sockets.values():
             deadline = min(deadline, socket.expires_at)
         return deadline
@@ -454,6 +518,7 @@ class Client:
         self.decoder.reset()  # attachments half received go now, not with the last reference
         for socket in list(self.sockets.values()):
             self.socket_closed(socket, reason)
+        self.retire_idle_worker(trio.current_time())  # a disconnect handler woke it, or none
 
 
 def _expiry(auth: JWTAuth, claims: dict[str, Any]) -> float:

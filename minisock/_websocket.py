@@ -428,8 +428,13 @@ async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Bin
 
 def _take_frames(sock: EngineSocket, socket: WebSocket) -> bytes:
     """Everything in the outbox, as WebSocket frames in one buffer."""
-    wires = sock.state.take_outbox()
     deflater = socket.deflater
+    outbox = sock.state.outbox
+    if deflater is None and len(outbox) == 1 and not trace.enabled():
+        frame = _frame(outbox[0])  # the common case (an event, a broadcast): no new list
+        outbox.clear()
+        return frame
+    wires = sock.state.take_outbox()
     if deflater is None:
         frames = [_frame(w) for w in wires]
     else:

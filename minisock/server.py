@@ -315,7 +315,10 @@ class Server:
         self._client_of(engine)
 
     async def _engine_message(self, engine: EngineSocket, data: str | bytes) -> None:
-        await self._client_of(engine).receive(data)
+        client = engine.app  # made at connect: looked up here without a call per message
+        if client is None:
+            client = self._client_of(engine)
+        await client.receive(data)
 
     async def _engine_disconnect(self, engine: EngineSocket, reason: str) -> None:
         client = engine.app
@@ -330,4 +333,5 @@ class Server:
             log.debug("no namespace joined within connectTimeout; closing")
             client.engine.close("connect timeout")
         client.expire_tokens(now)
+        client.retire_idle_worker(now)
         self.schedule(client)

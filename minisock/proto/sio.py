@@ -103,16 +103,9 @@ def encode(packet: SioPacket) -> list[str | bytes]:
     non-ASCII text as is, lone surrogates escaped, and NaN or infinities as ``null``.
     """
     attachments: list[bytes] = []
-
-    def placeholder(value: object) -> object:
-        if isinstance(value, bytes | bytearray | memoryview):
-            attachments.append(bytes(value))
-            return {"_placeholder": True, "num": len(attachments) - 1}
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
     payload = ""
     if packet.data is not None:
-        payload = _dumps(packet.data, placeholder, attachments)
+        payload = _dumps(packet.data, None, attachments)
     kind = packet.type
     head = ""
     if attachments:
@@ -180,6 +173,19 @@ def _no_binary(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _placeholders(attachments: list[bytes]) -> Callable[[object], object]:
+    """The encoder's ``default`` for a payload with binary: each ``bytes`` value goes to
+    ``attachments`` and its place holds ``{"_placeholder": true, "num": i}``."""
+
+    def placeholder(value: object) -> object:
+        if isinstance(value, bytes | bytearray | memoryview):
+            attachments.append(bytes(value))
+            return {"_placeholder": True, "num": len(attachments) - 1}
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return placeholder
+
+
 # Built once, for the common case of a payload without binary: json.dumps() with options
 # builds a new encoder on every call.
 _JSON_ENCODER = json.JSONEncoder(
@@ -187,12 +193,34 @@ _JSON_ENCODER = json.JSONEncoder(
 )
 
 
-def _dumps(data: Any, default: Callable[[object], object], attachments: list[bytes]) -> str:
-    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python."""
+def _encode_plain(data: Any) -> str:
+    """``_JSON_ENCODER.encode(data)`` straight through CPython's C encoder: the same text
+    (same options, a fresh circular-reference check), without the two Python-level calls
+    and the closure that ``JSONEncoder.encode`` spends on every packet."""
+    if _make_encoder is None:  # no C accelerator (not CPython): the documented way
+        return _JSON_ENCODER.encode(data)
+    chunks = _make_encoder({}, _no_binary, _encode_str, None, ":", ",", False, False, False)(
+        data, 0
+    )
+    return "".join(chunks)
+
+
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_str = json.encoder.encode_basestring
+
+
+def _dumps(data: Any, default: Callable[[object], object] | None, attachments: list[bytes]) -> str:
+    """JSON text for ``data``, no deeper than :func:`max_outgoing_depth`, on any Python.
+
+    ``bytes`` in ``data`` go to ``attachments`` as placeholders, unless ``default`` says
+    otherwise (it is called for every value JSON cannot carry).
+    """
     try:
         try:
-            text = _JSON_ENCODER.encode(data)
+            text = _encode_plain(data)
         except _HasBinary:
+            if default is None:
+                default = _placeholders(attachments)
             text = json.dumps(
                 data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
             )
@@ -426,7 +454,7 @@ def _decode_text(
     digit = text[0]
     if not ("0" <= digit <= "6"):
         raise _fail(f"unknown packet type {digit!r}")
-    kind = SioPacketType(int(digit))
+    kind = _KIND_OF_DIGIT[digit]
     i = 1
     end = len(text)
     attachments = 0
@@ -461,7 +489,12 @@ def _decode_text(
     if i < end:
         raw = text[i:]
         try:
-            data = _JSON_DECODER.decode(raw)
+            try:
+                data, stop = _scan_json(raw, 0)  # JSONDecoder.decode without its two calls
+            except StopIteration:
+                stop = -1  # not a value at 0 (maybe whitespace first): the full rules say
+            if stop != len(raw):
+                data = _JSON_DECODER.decode(raw)
         except (ValueError, RecursionError):
             raise _fail("invalid payload") from None
         if raw.count("[") + raw.count("{") > limits.max_depth and _nested_deeper_than(
@@ -480,6 +513,8 @@ def _refuse_constant(name: str) -> Any:
 
 # Built once: json.loads() with options builds a new decoder on every call.
 _JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_scan_json: Callable[[str, int], tuple[Any, int]] = getattr(_JSON_DECODER, "scan_once")  # noqa: B009
+_KIND_OF_DIGIT = {str(int(kind)): kind for kind in SioPacketType}
 
 
 def _check_payload(

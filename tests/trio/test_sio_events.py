@@ -10,6 +10,8 @@ Wire lines in comments are labelled ``C→S`` or ``S→C``.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -17,7 +19,9 @@ import trio
 import trio.testing
 
 from minisock import NO_ACK, Ack, RateLimit, Server, SessionClosedError, Socket
+from minisock._client import WORKER_LINGER
 from minisock.ack import NoAck
+from minisock.socket import _EMITS_PER_PASS
 from minisock.testing import WsClient, memory_connection, running_server
 
 WS_TARGET = "/socket.io/?EIO=4&transport=websocket"
@@ -484,3 +488,110 @@ async def test_a_middleware_may_take_the_ack_and_answer_a_refusal(
         assert await recv(ws) == '431[{"error":"forbidden"}]'
         await ws.send_text('42["admin"]')  # no ack asked: nothing at all
         await nothing_for(ws, 0.5)
+
+
+# ---------------------------------------------------------------- the handler worker
+# A worker that ran an event handler waits WORKER_LINGER seconds for the next event (a wake-up
+# costs less than a new task), then ends; a client that leaves ends it at once. Pinned by the
+# identity of the task each handler runs in.
+
+
+@asynccontextmanager
+async def first_event_worker() -> AsyncIterator[tuple[WsClient, list[trio.lowlevel.Task]]]:
+    """A client whose first ``where`` event has been answered; ``tasks`` lists the task
+    each ``where`` ran in."""
+    sio = Server()
+    tasks: list[trio.lowlevel.Task] = []
+
+    @sio.on("where")
+    async def where(socket: Socket) -> int:
+        tasks.append(trio.lowlevel.current_task())
+        return len(tasks)
+
+    with trio.fail_after(60):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('421["where"]')
+            assert await ws.receive() == "431[1]"
+            yield ws, tasks
+
+
+async def test_the_worker_takes_the_next_event_then_retires(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with first_event_worker() as (ws, tasks):
+        await trio.sleep(WORKER_LINGER / 2)
+        await ws.send_text('422["where"]')
+        assert await ws.receive() == "432[2]"
+        await trio.sleep(3 * WORKER_LINGER)
+        await ws.send_text('423["where"]')
+        assert await ws.receive() == "433[3]"
+        await ws.close()
+    assert tasks[0] is tasks[1]  # woken, not spawned
+    assert tasks[2] is not tasks[1]  # the idle one had ended; a new one came
+
+
+async def test_a_client_that_leaves_ends_its_waiting_worker_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with first_event_worker() as (ws, tasks):
+        worker = tasks[0]
+        assert worker.coro.cr_frame is not None  # waiting for the next event
+        start = trio.current_time()
+        await ws.close()
+        while worker.coro.cr_frame is not None:
+            await trio.sleep(0.01)
+        assert trio.current_time() - start < WORKER_LINGER / 2
+
+
+# ---------------------------------------------------------------- emit as a checkpoint
+# An emit that fits at once skips the scheduler pass, except every _EMITS_PER_PASS-th; it is
+# always a cancellation point.
+
+
+async def test_a_handler_that_emits_in_a_loop_lets_other_tasks_run(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
+    ran_meanwhile: list[bool] = []
+
+    @sio.on("burst")
+    async def burst(socket: Socket) -> None:
+        other_ran: list[bool] = []
+
+        async def other() -> None:
+            other_ran.append(True)
+
+        sio.engine.spawn(other)
+        for i in range(2 * _EMITS_PER_PASS):
+            await socket.emit("n", i)
+        ran_meanwhile.append(bool(other_ran))
+
+    with trio.fail_after(10):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('42["burst"]')
+            for i in range(2 * _EMITS_PER_PASS):
+                assert await ws.receive() == f'42["n",{i}]'
+            await ws.close()
+    assert ran_meanwhile == [True]
+
+
+async def test_an_emit_in_a_cancelled_scope_sends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
+
+    @sio.on("try")
+    async def attempt(socket: Socket) -> str:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await socket.emit("never")
+        return "after"
+
+    with trio.fail_after(10):
+        async with running_server(sio.engine, in_memory=True):
+            ws = await connect(sio)
+            await ws.send_text('421["try"]')
+            assert await ws.receive() == '431["after"]'
+            await ws.close()
