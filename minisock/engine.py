@@ -188,6 +188,7 @@ class EngineServer:
         self._services: list[Service] = []
         self._mounted: list[EngineServer] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
+        self._read_timers: TimerHeap[HttpConnection] = TimerHeap(HttpConnection.on_timer)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
         self._grace = trio.CancelScope()  # the graceful part of the shutdown; see shutdown()
@@ -300,6 +301,7 @@ class EngineServer:
                 for engine in (self, *self._mounted):
                     engine._nursery = nursery
                     nursery.start_soon(engine._timers.run)
+                    nursery.start_soon(engine._read_timers.run)
                     for background in engine._background:
                         nursery.start_soon(background)
                 if listeners:
@@ -477,6 +479,7 @@ class EngineServer:
             stream,
             peer=peer,
             secure=transport is not stream,
+            timers=self._read_timers,
             max_head_size=self.max_head_size,
             max_url_length=self.max_url_length,
             max_headers=self.max_headers,
