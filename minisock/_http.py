@@ -211,15 +211,17 @@ class HttpConnection:
         """
         reader = self._reader
         assert reader is not None
+        if reader.eof:
+            return
+        if reader.has_buffered:
+            await trio.sleep_forever()  # a pipelined request waits for this answer
         try:
             data = await self.stream.receive_some(_READ_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        if not data:
-            reader.feed(data)
-            return
         reader.feed(data)
-        await trio.sleep_forever()
+        if data:
+            await trio.sleep_forever()
 
     # ------------------------------------------------------------------ writing
 

@@ -31,6 +31,29 @@ def header_values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
     return [value.decode("latin-1") for key, value in headers if key == wanted]
 
 
+def _split_target(target: str) -> tuple[str, dict[str, str]]:
+    """The path and the query of a request target; the first value of a key wins, as
+    engine.io reads it. An origin-form target of plain characters (every Engine.IO request)
+    is split by hand; anything else goes through ``urllib``."""
+    path, _, raw = target.partition("?")
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "#" in target
+        or "%" in raw
+        or "+" in raw
+    ):
+        parts = urlsplit(target)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        path = parts.path
+    else:
+        pairs = [(key, value) for key, _, value in (f.partition("=") for f in raw.split("&") if f)]
+    query: dict[str, str] = {}
+    for key, value in pairs:
+        query.setdefault(key, value)
+    return path, query
+
+
 @dataclass(slots=True)
 class Request:
     """One HTTP request. Header names are lowercase bytes, as h11 gives them."""
@@ -47,12 +70,7 @@ class Request:
     query: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.target)
-        self.path = parts.path
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            query.setdefault(key, value)  # the first value wins, as engine.io reads it
-        self.query = query
+        self.path, self.query = _split_target(self.target)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""

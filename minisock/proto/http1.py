@@ -114,6 +114,11 @@ class RequestReader:
         return data
 
     @property
+    def has_buffered(self) -> bool:
+        """Whether bytes past the current request are waiting (a pipelined request)."""
+        return bool(self._buf)
+
+    @property
     def body_done(self) -> bool:
         return self._framing == _NO_BODY
 
