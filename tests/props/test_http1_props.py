@@ -56,12 +56,12 @@ def h11_parse(data: bytes) -> list[Parsed | str]:
         elif isinstance(event, h11.Data):
             current[4] += bytes(event.data)
         elif isinstance(event, h11.EndOfMessage):
-            keep_alive = conn._cstate.keep_alive  # noqa: SLF001 (the request said close, or 1.0)
+            conn.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
+            conn.send(h11.EndOfMessage())
+            keep_alive = conn.our_state is h11.DONE  # not MUST_CLOSE: no close, not 1.0
             out.append((*current, keep_alive))  # type: ignore[arg-type]
             if not keep_alive:
                 return out
-            conn.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
-            conn.send(h11.EndOfMessage())
             conn.start_next_cycle()
         else:  # NEED_DATA cannot happen after EOF; ConnectionClosed or PAUSED end it
             return out
