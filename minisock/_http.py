@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 
 import trio
 
@@ -57,6 +58,7 @@ class HttpConnection:
         "_keep_alive",
         "_method",
         "_reader",
+        "_socket",
         "_timers",
         "body_timeout",
         "detached",
@@ -83,6 +85,8 @@ class HttpConnection:
         secure: bool = False,
     ) -> None:
         self.stream = stream
+        self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        """A plain socket, read and written directly (see :meth:`_read` and :meth:`_write`)."""
         self.peer = peer
         self.secure = secure
         self._reader: RequestReader | None = RequestReader(
@@ -123,10 +127,53 @@ class HttpConnection:
 
     # ------------------------------------------------------------------ reading
 
+    async def _read(self) -> bytes | bytearray:
+        """The next bytes from the client (``b""`` at its end).
+
+        On a plain socket this waits for readability first (a keep-alive connection's next
+        request is rarely there yet), then reads once: one scheduler pass per read, where
+        ``receive_some`` tries, fails, waits, reads, then yields again.
+        """
+        sock = self._socket
+        if sock is None:
+            return await self.stream.receive_some(_READ_SIZE)
+        while True:
+            if sock.fileno() < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            await trio.lowlevel.wait_readable(sock)
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            try:
+                return os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(exc) from exc
+
+    async def _write(self, data: bytes) -> None:
+        """Send ``data``: straight into a plain socket when the kernel takes all of it (no
+        scheduler pass; the read that follows is the checkpoint), else through trio."""
+        sock = self._socket
+        if sock is not None:
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                raise trio.BrokenResourceError(exc) from exc
+            if written == len(data):
+                return
+            data = data[written:]
+        await self.stream.send_all(data)
+
     async def _receive(self, reader: RequestReader) -> None:
         """Read once into ``reader`` (``b""`` at the end); the deadline is already armed."""
         try:
-            data = await self.stream.receive_some(_READ_SIZE)
+            data = await self._read()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _PeerGone from exc
         finally:
@@ -163,6 +210,10 @@ class HttpConnection:
             return None
         if head is None:
             return None
+        if deadline == math.inf:
+            # Pipelined: this head was already buffered and no read waited. Writes do not
+            # yield either, so let the other connections run before serving it.
+            await trio.lowlevel.checkpoint()
         self._method = head.method
         self._keep_alive = head.keep_alive
         return Request(
@@ -216,7 +267,7 @@ class HttpConnection:
         if reader.has_buffered:
             await trio.sleep_forever()  # a pipelined request waits for this answer
         try:
-            data = await self.stream.receive_some(_READ_SIZE)
+            data = await self._read()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         reader.feed(data)
@@ -251,7 +302,7 @@ class HttpConnection:
             # of them, whichever layer decided them.
             shown = body[:200].decode("utf-8", "replace")
             trace.emit(trace.S2C, "http", None, f"{status} {shown}", "refused")
-        await self.stream.send_all(out)
+        await self._write(out)
 
     async def respond_json(
         self,
@@ -272,7 +323,7 @@ class HttpConnection:
         out = b"HTTP/1.1 101 Switching Protocols\r\n" + lines + b"\r\n"
         if trace.enabled():
             trace.emit(trace.S2C, "http", None, "101 Switching Protocols", "WebSocket accepted")
-        await self.stream.send_all(out)
+        await self._write(out)
         reader = self._reader
         assert reader is not None
         trailing = reader.take_buffered()

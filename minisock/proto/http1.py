@@ -101,7 +101,7 @@ class RequestReader:
         self._left = 0
         self._chunk_left = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         if data:
             self._buf += data
         else:

@@ -59,7 +59,7 @@ def h11_parse(data: bytes) -> list[Parsed | str]:
             conn.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
             conn.send(h11.EndOfMessage())
             keep_alive = conn.our_state is h11.DONE  # not MUST_CLOSE: no close, not 1.0
-            out.append((*current, keep_alive))  # type: ignore[arg-type]
+            out.append((*current, keep_alive))
             if not keep_alive:
                 return out
             conn.start_next_cycle()
