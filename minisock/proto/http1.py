@@ -21,6 +21,7 @@ __all__ = [
     "RequestHead",
     "RequestReader",
     "encode_headers",
+    "header_is_valid",
     "response_head",
 ]
 
@@ -311,6 +312,12 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+def header_is_valid(name: str, value: str) -> bool:
+    """Whether a header can be written as it is: a token name and a value of visible ASCII
+    with inner spaces or tabs only (nothing that could end the line or the head)."""
+    return _HEADER_NAME.fullmatch(name) is not None and _HEADER_VALUE.fullmatch(value) is not None
+
+
 def encode_headers(headers: list[tuple[str, str]]) -> bytes:
     """Header lines as bytes; a name or value that could break the head raises ValueError
     (nothing from a handler may inject a line). Checked lines are remembered."""
@@ -319,7 +326,7 @@ def encode_headers(headers: list[tuple[str, str]]) -> bytes:
         line = _ENCODED.get(pair)
         if line is None:
             name, value = pair
-            if _HEADER_NAME.fullmatch(name) is None or _HEADER_VALUE.fullmatch(value) is None:
+            if not header_is_valid(name, value):
                 raise ValueError(f"header {name!r} cannot be sent")
             line = f"{name}: {value}\r\n".encode("ascii")
             if len(_ENCODED) >= _ENCODED_MAX:

@@ -8,8 +8,11 @@ generous limit, never for a duration.
 
 from __future__ import annotations
 
+import ssl
+
 import trio
 import trio.testing
+import trustme
 
 from minisock import EngineServer
 from minisock.testing import (
@@ -112,3 +115,30 @@ async def test_an_answer_larger_than_the_socket_buffer_arrives_whole() -> None:
             response = await eio_poll(client, sid)
             assert response.status == 200
             assert response.body.decode().split("\x1e") == ["4" + m for m in messages]
+
+
+async def test_a_tls_head_that_never_completes_is_closed_unanswered() -> None:
+    """Over TLS the timer closes the TCP socket beneath the TLS stream."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    server = EngineServer(head_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(
+                lambda task_status: server.serve(
+                    "127.0.0.1", 0, ssl_context=server_context, task_status=task_status
+                )
+            )
+            stream = await trio.open_ssl_over_tcp_stream(
+                "127.0.0.1", port, ssl_context=client_context
+            )
+            await stream.send_all(f"GET {eio_target()} HTTP/1.1\r\nHost: x\r\n".encode())
+            assert await read_until_closed(stream) == b""
+            await trio.aclose_forcefully(stream)
+            while server.connections:
+                await trio.sleep(0.01)
+            assert not server.sessions
+            server.shutdown()

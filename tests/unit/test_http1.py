@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from minisock.proto.http1 import HttpError, RequestHead, RequestReader, response_head
+from minisock.proto.http1 import (
+    HttpError,
+    RequestHead,
+    RequestReader,
+    header_is_valid,
+    response_head,
+)
 
 HOST = b"Host: x\r\n"
 
@@ -262,3 +268,12 @@ def test_response_heads() -> None:
 def test_a_header_that_could_break_the_head_is_never_written(header: tuple[str, str]) -> None:
     with pytest.raises(ValueError):
         response_head(200, None, 0, [header], False)
+
+
+def test_header_is_valid_is_the_writer_s_rule() -> None:
+    assert header_is_valid("X-Trace", "a b\tc")
+    assert header_is_valid("X-Empty", "")
+    for name, value in [("X", " lead"), ("X", "trail "), ("X", "é"), ("X Y", "v"), ("", "v")]:
+        assert not header_is_valid(name, value)
+        with pytest.raises(ValueError):
+            response_head(200, None, 0, [(name, value)], False)
