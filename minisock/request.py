@@ -1,6 +1,6 @@
 """HTTP request and response values shared by the engine and the plain-route hook.
 
-A :class:`Request` is what minisock knows about an HTTP request once h11 has parsed its head
+A :class:`Request` is what minisock knows about an HTTP request once its head is parsed
 (and, for plain routes, its body). Engine.IO hands the handshake request to the connect
 handler, so an application can see headers, query and peer address, as ``socket.request``
 does in the reference server.
@@ -17,7 +17,8 @@ __all__ = ["Request", "Response", "header_value", "header_values"]
 
 
 def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
-    """The first value of header ``name`` (case-insensitive) in h11-style pairs, or ``None``."""
+    """The first value of header ``name`` (case-insensitive) in (lowercase name, value) pairs,
+    or ``None``."""
     wanted = name.lower().encode("ascii")
     for key, value in headers:
         if key == wanted:
@@ -36,6 +37,7 @@ def _split_target(target: str) -> tuple[str, dict[str, str]]:
     engine.io reads it. An origin-form target of plain characters (every Engine.IO request)
     is split by hand; anything else goes through ``urllib``."""
     path, _, raw = target.partition("?")
+    query: dict[str, str] = {}
     if (
         not path.startswith("/")
         or path.startswith("//")
@@ -44,19 +46,20 @@ def _split_target(target: str) -> tuple[str, dict[str, str]]:
         or "+" in raw
     ):
         parts = urlsplit(target)
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
         path = parts.path
-    else:
-        pairs = [(key, value) for key, _, value in (f.partition("=") for f in raw.split("&") if f)]
-    query: dict[str, str] = {}
-    for key, value in pairs:
-        query.setdefault(key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(key, value)
+        return path, query
+    for pair in raw.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            query.setdefault(key, value)
     return path, query
 
 
 @dataclass(slots=True)
 class Request:
-    """One HTTP request. Header names are lowercase bytes, as h11 gives them."""
+    """One HTTP request. Header names are lowercase bytes, values raw bytes."""
 
     method: str
     target: str

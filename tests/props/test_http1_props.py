@@ -7,17 +7,20 @@
 - Any bytes (well-formed requests with random bytes inserted, or random bytes): whatever
   proto/http1.py accepts, h11 accepts and reads the same way. It may refuse more (bare LF,
   obs-fold, control bytes), never less.
+- Request targets: the hand-split path and query of ``minisock.request`` equal urllib's.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import h11
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minisock.proto.http1 import HttpError, RequestReader
+from minisock.request import _split_target
 
 Parsed = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]], bytes, bool]
 ERROR = "error"
@@ -195,3 +198,25 @@ def test_random_bytes_are_never_read_more_leniently_than_h11(stream: bytes) -> N
     mine = mine_parse(stream, [])
     accepted = [p for p in mine if p != ERROR]
     assert accepted == h11_parse(stream)[: len(accepted)]
+
+
+def _urllib_split(target: str) -> tuple[str, dict[str, str]] | str:
+    try:
+        parts = urlsplit(target)
+        query: dict[str, str] = {}
+        for key, item in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(key, item)
+    except ValueError:
+        return "ValueError"
+    return parts.path, query
+
+
+@given(st.text("/?&=#%+ab:.-_~;!$'()*,@[]", max_size=30))
+@settings(max_examples=2000, deadline=None)
+def test_request_targets_split_as_urllib_splits_them(target: str) -> None:
+    """Request splits plain origin-form targets by hand: the same path and query."""
+    try:
+        mine: tuple[str, dict[str, str]] | str = _split_target(target)
+    except ValueError:
+        mine = "ValueError"
+    assert mine == _urllib_split(target)
