@@ -81,7 +81,6 @@ class RequestReader:
 
     __slots__ = (
         "_buf",
-        "_chunk_left",
         "_framing",
         "_left",
         "eof",
@@ -100,7 +99,7 @@ class RequestReader:
         self.eof = False
         self._framing = _NO_BODY
         self._left = 0
-        self._chunk_left = 0
+        """Bytes left of the Content-Length body, or of the current chunk."""
 
     def feed(self, data: bytes | bytearray) -> None:
         if data:
@@ -197,7 +196,7 @@ class RequestReader:
             raise HttpError(400, "malformed HTTP request")
         chunked = codings == 1
         if chunked:
-            self._framing, self._chunk_left = _CHUNK_HEAD, 0
+            self._framing = _CHUNK_HEAD
         elif length is not None and length != b"0":
             self._framing, self._left = _LENGTH, int(length)
         else:
@@ -218,7 +217,7 @@ class RequestReader:
             framing = self._framing
             if framing == _NO_BODY:
                 break
-            if framing == _LENGTH:
+            if framing == _LENGTH or framing == _CHUNK_DATA:
                 if not buf:
                     break
                 take = min(self._left, len(buf))
@@ -226,16 +225,7 @@ class RequestReader:
                 del buf[:take]
                 self._left -= take
                 if not self._left:
-                    self._framing = _NO_BODY
-            elif framing == _CHUNK_DATA:
-                if not buf:
-                    break
-                take = min(self._chunk_left, len(buf))
-                parts.append(bytes(buf[:take]))
-                del buf[:take]
-                self._chunk_left -= take
-                if not self._chunk_left:
-                    self._framing = _CHUNK_CRLF
+                    self._framing = _NO_BODY if framing == _LENGTH else _CHUNK_CRLF
             elif framing == _CHUNK_CRLF:
                 if len(buf) < 2:
                     break
@@ -262,7 +252,7 @@ class RequestReader:
                     raise HttpError(400, "malformed request body")
                 size = int(match.group(1), 16)
                 if size:
-                    self._framing, self._chunk_left = _CHUNK_DATA, size
+                    self._framing, self._left = _CHUNK_DATA, size
                 else:
                     self._framing = _TRAILERS
         if parts:

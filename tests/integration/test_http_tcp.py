@@ -122,23 +122,27 @@ async def test_a_tls_head_that_never_completes_is_closed_unanswered() -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
     server = EngineServer(head_timeout=0.3)
     with trio.fail_after(LIMIT):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(
-                lambda task_status: server.serve(
-                    "127.0.0.1", 0, ssl_context=server_context, task_status=task_status
+        async with running_server(server):
+            # TLS as serve() does it: an SSLStream over each accepted socket.
+            listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+            client_context = ssl.create_default_context()
+            ca.configure_trust(client_context)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    trio.serve_listeners,
+                    server.handle_connection,
+                    [trio.SSLListener(listener, server_context)],
                 )
-            )
-            stream = await trio.open_ssl_over_tcp_stream(
-                "127.0.0.1", port, ssl_context=client_context
-            )
-            await stream.send_all(f"GET {eio_target()} HTTP/1.1\r\nHost: x\r\n".encode())
-            assert await read_until_closed(stream) == b""
-            await trio.aclose_forcefully(stream)
-            while server.connections:
-                await trio.sleep(0.01)
-            assert not server.sessions
-            server.shutdown()
+                tls_port = listener.socket.getsockname()[1]
+                stream = await trio.open_ssl_over_tcp_stream(
+                    "127.0.0.1", tls_port, ssl_context=client_context
+                )
+                await stream.send_all(f"GET {eio_target()} HTTP/1.1\r\nHost: x\r\n".encode())
+                assert await read_until_closed(stream) == b""
+                await trio.aclose_forcefully(stream)
+                while server.connections:
+                    await trio.sleep(0.01)
+                assert not server.sessions
+                nursery.cancel_scope.cancel()
