@@ -1,21 +1,26 @@
-"""One TCP connection speaking HTTP/1.1 through h11, until a WebSocket takes it over.
+"""One TCP connection speaking HTTP/1.1, until a WebSocket takes it over.
 
-h11 does the parsing; this module adds what h11 leaves to its user: reading with timeouts,
+``proto/http1.py`` does the parsing; this module adds the I/O: reading with timeouts,
 bounded bodies, writing a whole response in one ``send_all``, keep-alive between requests,
 and a graceful close that lets the client read our last answer before the socket goes away.
+
+Timeouts cost no cancel scope per read: a read sets ``read_deadline`` and the engine's timer
+heap (:meth:`HttpConnection.on_timer`) closes the stream of a connection whose read is late,
+which ends that read with an error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
-from typing import Any
+import math
+import os
 
-import h11
 import trio
 
 from minisock import trace
+from minisock._timers import TimerHeap
+from minisock.proto.http1 import HttpError, RequestReader, response_head
 from minisock.request import Request
 
 __all__ = ["BodyTooLargeError", "HttpConnection", "MalformedBodyError"]
@@ -24,13 +29,6 @@ log = logging.getLogger("minisock.http")
 
 _READ_SIZE = 65536
 _DRAIN_LIMIT = 1 << 20  # bytes of an unread request body we swallow to keep a connection
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
 
 
 class BodyTooLargeError(Exception):
@@ -42,17 +40,43 @@ class MalformedBodyError(Exception):
 
 
 class _PeerGone(Exception):
-    """The client closed its side or reset the connection."""
+    """The client closed its side, reset the connection, or was too slow."""
+
+
+async def _close_quietly(stream: trio.abc.Stream) -> None:
+    try:
+        await trio.aclose_forcefully(stream)
+    except Exception:
+        log.debug("closing a timed-out stream failed", exc_info=True)
 
 
 class HttpConnection:
-    """h11 plus a trio stream. One request at a time; ``detach`` hands the stream over."""
+    """A request reader plus a trio stream. One request at a time; ``detach`` hands the
+    stream over."""
+
+    __slots__ = (
+        "_keep_alive",
+        "_method",
+        "_reader",
+        "_socket",
+        "_timers",
+        "body_timeout",
+        "detached",
+        "head_timeout",
+        "peer",
+        "read_deadline",
+        "secure",
+        "stream",
+        "timed_out",
+        "timer_at",
+    )
 
     def __init__(
         self,
         stream: trio.abc.Stream,
         *,
         peer: tuple[str, int] | None,
+        timers: TimerHeap[HttpConnection],
         max_head_size: int = 16384,
         max_url_length: int = 8192,
         max_headers: int = 100,
@@ -61,139 +85,194 @@ class HttpConnection:
         secure: bool = False,
     ) -> None:
         self.stream = stream
+        self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        """A plain socket, read and written directly (see :meth:`_read` and :meth:`_write`)."""
         self.peer = peer
         self.secure = secure
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_size)
-        self.max_head_size = max_head_size
-        self.max_url_length = max_url_length
-        self.max_headers = max_headers
+        self._reader: RequestReader | None = RequestReader(
+            max_head_size=max_head_size, max_url_length=max_url_length, max_headers=max_headers
+        )
+        self._timers = timers
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
         self.detached = False
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
-        self._head_start = b""
-        """The first bytes of the current request's head, to tell a 414 from a 431."""
         self._method = b""
+        self._keep_alive = True
+        self.read_deadline = math.inf
+        """When the read under way must have finished; ``inf`` while not reading."""
+        self.timer_at = math.inf
+        self.timed_out = False
+
+    # ------------------------------------------------------------------ timeouts
+
+    def on_timer(self, now: float) -> None:
+        """The timer heap's call: close the stream if a read is late, else look again later."""
+        if self.read_deadline <= now:
+            self.timed_out = True
+            self.read_deadline = math.inf
+            stream = self.stream
+            transport = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+            if isinstance(transport, trio.SocketStream):
+                transport.socket.close()  # the pending read fails at once, in its own task
+            else:
+                trio.lowlevel.spawn_system_task(_close_quietly, stream)
+        elif self.read_deadline < math.inf:
+            self._timers.schedule(self, self.read_deadline)
+
+    def _arm(self, deadline: float) -> None:
+        self.read_deadline = deadline
+        if deadline < self.timer_at:
+            self._timers.schedule(self, deadline)
 
     # ------------------------------------------------------------------ reading
 
-    async def _next_event(self, timeout: float) -> Any:
-        """The next h11 event; ``timeout`` bounds each wait for data (an idle timeout)."""
+    async def _read(self) -> bytes | bytearray:
+        """The next bytes from the client (``b""`` at its end).
+
+        On a plain socket this waits for readability first (a keep-alive connection's next
+        request is rarely there yet), then reads once: one scheduler pass per read, where
+        ``receive_some`` tries, fails, waits, reads, then yields again.
+        """
+        sock = self._socket
+        if sock is None:
+            return await self.stream.receive_some(_READ_SIZE)
         while True:
-            event = self.h11.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            with trio.fail_after(timeout):
-                try:
-                    data = await self.stream.receive_some(_READ_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    raise _PeerGone from exc
-            if len(self._head_start) <= self.max_url_length:
-                self._head_start += data[: self.max_url_length + 1]
-            self.h11.receive_data(bytes(data))
+            if sock.fileno() < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            await trio.lowlevel.wait_readable(sock)
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            try:
+                return os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(exc) from exc
+
+    async def _write(self, data: bytes) -> None:
+        """Send ``data``: straight into a plain socket when the kernel takes all of it (no
+        scheduler pass; the read that follows is the checkpoint), else through trio."""
+        sock = self._socket
+        if sock is not None:
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                raise trio.BrokenResourceError(exc) from exc
+            if written == len(data):
+                return
+            data = data[written:]
+        await self.stream.send_all(data)
+
+    async def _receive(self, reader: RequestReader) -> None:
+        """Read once into ``reader`` (``b""`` at the end); the deadline is already armed."""
+        try:
+            data = await self._read()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise _PeerGone from exc
+        finally:
+            self.read_deadline = math.inf
+        if self.timed_out:
+            raise _PeerGone
+        reader.feed(data)
 
     async def next_request(self) -> Request | None:
         """The next request's head, or ``None`` when the connection is over.
 
         The whole head must arrive within ``head_timeout`` (a trickled head is slowloris).
-        Malformed or oversized heads are answered (400, 414, 431, 505) and end the connection.
+        Malformed or oversized heads are answered (400, 414, 431, 501, 505) and end the
+        connection.
         """
-        self._head_start = b""
+        reader = self._reader
+        assert reader is not None
+        deadline = math.inf
         try:
-            with trio.fail_after(self.head_timeout):
-                event = await self._next_event(self.head_timeout)
-        except (_PeerGone, trio.TooSlowError):
+            while True:
+                head = reader.next_head()
+                if head is not None or reader.eof:
+                    break
+                if deadline == math.inf:
+                    deadline = trio.current_time() + self.head_timeout
+                self._arm(deadline)
+                await self._receive(reader)
+        except _PeerGone:
             return None
-        except h11.RemoteProtocolError as exc:
-            # h11's message quotes the offending line, which may hold a sid or a token.
-            status = exc.error_status_hint
-            if status == 431 and self._request_line_too_long():
-                status, message = 414, f"URL over {self.max_url_length} bytes"
-            elif status == 501 and b"content-length" in self._head_start.lower():
-                # h11 refuses the unknown coding first; the smuggling shape is what matters.
-                status, message = 400, "Content-Length together with Transfer-Encoding"
-            elif status == 501:
-                message = "unsupported Transfer-Encoding"
-            elif status == 431:
-                message = f"request head over {self.max_head_size} bytes"
-            else:
-                message = "malformed HTTP request"
-            log.debug("refusing a malformed HTTP request with %d", status)
-            await self._answer_framing_error(status, message)
+        except HttpError as exc:
+            # Never the offending line itself in the answer: it may hold a sid or a token.
+            log.debug("refusing a malformed HTTP request with %d", exc.status)
+            await self._answer_framing_error(exc.status, exc.message)
             return None
-        if not isinstance(event, h11.Request):
+        if head is None:
             return None
-        self._method = event.method
-        refusal = self._check_head(event)
-        if refusal is not None:
-            await self._answer_framing_error(*refusal)
-            return None
+        if deadline == math.inf:
+            # Pipelined: this head was already buffered and no read waited. Writes do not
+            # yield either, so let the other connections run before serving it.
+            await trio.lowlevel.checkpoint()
+        self._method = head.method
+        self._keep_alive = head.keep_alive
         return Request(
-            method=event.method.decode("ascii", "replace"),
-            target=event.target.decode("ascii", "replace"),
-            headers=list(event.headers),
+            method=head.method.decode("ascii"),
+            target=head.target.decode("ascii"),
+            headers=head.headers,
             peer=self.peer,
-            http_version=event.http_version.decode("ascii", "replace"),
+            http_version=head.http_version.decode("ascii"),
             secure=self.secure,
         )
 
-    def _request_line_too_long(self) -> bool:
-        """When h11 gives up on a huge incomplete head: is it the request line (414)?"""
-        first = self._head_start.split(b"\n", 1)
-        return len(first) == 1 and len(first[0]) > self.max_url_length
-
-    def _check_head(self, event: h11.Request) -> tuple[int, str] | None:
-        """minisock's own limits on top of h11's (which bounds only *incomplete* heads)."""
-        if event.http_version not in (b"1.0", b"1.1"):
-            return 505, "HTTP version not supported"
-        if len(event.target) > self.max_url_length:
-            return 414, f"URL over {self.max_url_length} bytes"
-        if len(event.headers) > self.max_headers:
-            return 431, f"more than {self.max_headers} header fields"
-        size = len(event.method) + len(event.target) + 14
-        size += sum(len(name) + len(value) + 4 for name, value in event.headers)
-        if size > self.max_head_size:
-            return 431, f"request head over {self.max_head_size} bytes"
-        names = {name for name, _ in event.headers}
-        if b"content-length" in names and b"transfer-encoding" in names:
-            # RFC 9112 §6.3: a smuggling shape; refuse and close rather than guess.
-            return 400, "Content-Length together with Transfer-Encoding"
-        return None
+    async def _body_part(self, reader: RequestReader) -> bytes:
+        """The body bytes available, reading once if none are; ``body_timeout`` bounds each
+        wait for data (an idle timeout)."""
+        while True:
+            try:
+                part = reader.body_part()
+            except HttpError as exc:
+                raise MalformedBodyError from exc
+            if part is not None:
+                return part
+            self._arm(trio.current_time() + self.body_timeout)
+            try:
+                await self._receive(reader)
+            except _PeerGone as exc:
+                raise trio.BrokenResourceError("request body not received") from exc
 
     async def read_body(self, limit: int) -> bytes:
         """The whole request body; :class:`BodyTooLargeError` as soon as it passes ``limit``."""
+        reader = self._reader
+        assert reader is not None
         parts: list[bytes] = []
         size = 0
-        while True:
-            try:
-                event = await self._next_event(self.body_timeout)
-            except (_PeerGone, trio.TooSlowError) as exc:
-                raise trio.BrokenResourceError("request body not received") from exc
-            except h11.RemoteProtocolError as exc:
-                raise MalformedBodyError from exc
-            if isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > limit:
-                    raise BodyTooLargeError
-                parts.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return b"".join(parts)
-            else:
-                raise trio.BrokenResourceError("connection closed during the request body")
+        while not reader.body_done:
+            part = await self._body_part(reader)
+            size += len(part)
+            if size > limit:
+                raise BodyTooLargeError
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def wait_for_peer_close(self) -> None:
         """Return when the client closes its side (used while a long-poll waits).
 
-        Data that arrives meanwhile (a pipelined request) is kept for h11, and watching stops.
+        Data that arrives meanwhile (a pipelined request) is kept, and watching stops.
         """
+        reader = self._reader
+        assert reader is not None
+        if reader.eof:
+            return
+        if reader.has_buffered:
+            await trio.sleep_forever()  # a pipelined request waits for this answer
         try:
-            data = await self.stream.receive_some(_READ_SIZE)
+            data = await self._read()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        if not data:
-            return
-        self.h11.receive_data(bytes(data))
-        await trio.sleep_forever()
+        reader.feed(data)
+        if data:
+            await trio.sleep_forever()
 
     # ------------------------------------------------------------------ writing
 
@@ -206,28 +285,24 @@ class HttpConnection:
         headers: list[tuple[str, str]] | None = None,
         close: bool = False,
     ) -> None:
-        """Send one complete response in a single write."""
-        all_headers: list[tuple[str, str]] = []
-        if content_type is not None:
-            all_headers.append(("Content-Type", content_type))
-        if status not in (204, 304):
-            all_headers.append(("Content-Length", str(len(body))))
-        if headers:
-            all_headers.extend(headers)
+        """Send one complete response in a single write.
+
+        ``Connection: close`` goes out when asked, or when the client will not keep the
+        connection (it said ``close``, or spoke HTTP/1.0).
+        """
+        close = close or not self._keep_alive
         if close:
-            all_headers.append(("Connection", "close"))
-        out = self.h11.send(
-            h11.Response(status_code=status, headers=all_headers, reason=_reason(status))
-        )
+            self._keep_alive = False
+        length = None if status in (204, 304) else len(body)
+        out = response_head(status, content_type, length, headers, close)
         if body and self._method != b"HEAD":  # a HEAD answer declares the length, sends none
-            out = (out or b"") + (self.h11.send(h11.Data(data=body)) or b"")
-        out = (out or b"") + (self.h11.send(h11.EndOfMessage()) or b"")
+            out += body
         if status >= 300 and trace.enabled():
             # Successes show up as the packets they carry; refusals are traced here, all
             # of them, whichever layer decided them.
             shown = body[:200].decode("utf-8", "replace")
             trace.emit(trace.S2C, "http", None, f"{status} {shown}", "refused")
-        await self.stream.send_all(out)
+        await self._write(out)
 
     async def respond_json(
         self,
@@ -244,59 +319,49 @@ class HttpConnection:
 
     async def accept_upgrade(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         """Send ``101 Switching Protocols``; returns bytes the client already sent after it."""
-        out = self.h11.send(
-            h11.InformationalResponse(
-                status_code=101, headers=headers, reason=b"Switching Protocols"
-            )
-        )
+        lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+        out = b"HTTP/1.1 101 Switching Protocols\r\n" + lines + b"\r\n"
         if trace.enabled():
             trace.emit(trace.S2C, "http", None, "101 Switching Protocols", "WebSocket accepted")
-        await self.stream.send_all(out or b"")
-        trailing, _closed = self.h11.trailing_data
+        await self._write(out)
+        reader = self._reader
+        assert reader is not None
+        trailing = reader.take_buffered()
         self.detached = True
-        # The WebSocket lives as long as this object's callers do: let the HTTP parser and
-        # its buffers go now (about 2 KB per idle connection).
-        del self.h11
-        self._head_start = b""
-        return bytes(trailing)
+        # The WebSocket lives as long as this object's callers do: let the request reader
+        # and its buffer go now.
+        self._reader = None
+        return trailing
 
     # ------------------------------------------------------------------ cycle
 
     async def finish_request(self) -> bool:
         """After a response: whether the connection can carry another request."""
-        h = self.h11
-        if h.their_state is h11.SEND_BODY:
+        reader = self._reader
+        if reader is None or not self._keep_alive:
+            return False
+        if not reader.body_done:
             try:
-                await self._drain_body()
+                await self._drain_body(reader)
             except Exception:
                 return False
-        if h.our_state is h11.DONE and h.their_state is h11.DONE:
-            h.start_next_cycle()
-            return True
-        return False
+        return not reader.eof
 
-    async def _drain_body(self) -> None:
+    async def _drain_body(self, reader: RequestReader) -> None:
         drained = 0
-        while True:
-            event = await self._next_event(self.body_timeout)
-            if isinstance(event, h11.Data):
-                drained += len(event.data)
-                if drained > _DRAIN_LIMIT:
-                    raise BodyTooLargeError
-            elif isinstance(event, h11.EndOfMessage):
-                return
-            else:
-                raise trio.BrokenResourceError
+        while not reader.body_done:
+            drained += len(await self._body_part(reader))
+            if drained > _DRAIN_LIMIT:
+                raise BodyTooLargeError
 
     async def _answer_framing_error(self, status: int, reason: str) -> None:
         # RFC 9112 §11.2: after a framing error the stream is desynchronised; answer, then close.
-        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
         log.debug("refusing malformed HTTP request: %s", reason)
+        self._method = b""
         try:
             body = {"code": 3, "message": reason[:200]}
             await self.respond_json(status, body, close=True)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
 
     async def aclose(self) -> None:

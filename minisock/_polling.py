@@ -137,26 +137,24 @@ async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> tuple[str 
 
     Watching the socket matters: a GET the client abandoned must not take the next message
     with it. If the client leaves, the poll is abandoned and the session closes visibly.
+    One task does both: it watches its socket in a cancel scope that the session's
+    :meth:`~minisock.engine_socket.EngineSocket.wake` cancels (no nursery, no second task).
     """
     state = sock.state
-    body: str | None = None
-    compressible = False
-    async with trio.open_nursery() as nursery:
-
-        async def watch() -> None:
-            await http.wait_for_peer_close()
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(watch)
-        while True:
-            body, compressible = _poll_take(state)
-            if body is not None:
-                break
-            await sock.wait_changed()
-        nursery.cancel_scope.cancel()
-    if body is None:
-        state.poll_abandon()
-    return body, compressible
+    while True:
+        body, compressible = _poll_take(state)
+        if body is not None:
+            return body, compressible
+        with trio.CancelScope() as waiting:
+            sock.poll_wait = waiting
+            try:
+                await http.wait_for_peer_close()
+            finally:
+                sock.poll_wait = None
+        if not waiting.cancelled_caught:
+            break  # the client closed its side
+    state.poll_abandon()
+    return None, False
 
 
 async def serve_post(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +43,7 @@ from minisock.proto.eio_session import (
     Transport,
 )
 from minisock.proto.eio_sid import sid_problem
+from minisock.proto.http1 import header_is_valid
 from minisock.proto.http_compression import HttpCompression
 from minisock.proto.route import (
     ERROR_MESSAGES,
@@ -77,9 +77,6 @@ Service = Callable[..., Awaitable[None]]
 """``async def service(*, task_status)``: see :meth:`EngineServer.run_service`."""
 Listener = trio.SocketListener | trio.SSLListener[trio.SocketStream]
 F = TypeVar("F", bound=Callable[..., Any])
-
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # ASCII only: h11 encodes str headers so
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +188,7 @@ class EngineServer:
         self._services: list[Service] = []
         self._mounted: list[EngineServer] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
+        self._read_timers: TimerHeap[HttpConnection] = TimerHeap(HttpConnection.on_timer)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
         self._grace = trio.CancelScope()  # the graceful part of the shutdown; see shutdown()
@@ -303,6 +301,7 @@ class EngineServer:
                 for engine in (self, *self._mounted):
                     engine._nursery = nursery
                     nursery.start_soon(engine._timers.run)
+                    nursery.start_soon(engine._read_timers.run)
                     for background in engine._background:
                         nursery.start_soon(background)
                 if listeners:
@@ -482,6 +481,7 @@ class EngineServer:
             stream,
             peer=peer,
             secure=transport is not stream,
+            timers=self._read_timers,
             max_head_size=self.max_head_size,
             max_url_length=self.max_url_length,
             max_headers=self.max_headers,
@@ -780,12 +780,7 @@ def _run_headers_hook(hook: HeadersHook, headers: list[tuple[str, str]], request
         del headers[start:]
         return
     for name, value in headers[start:]:
-        if not (
-            isinstance(name, str)
-            and isinstance(value, str)
-            and _HEADER_NAME.fullmatch(name)
-            and _HEADER_VALUE.fullmatch(value)
-        ):
+        if not (isinstance(name, str) and isinstance(value, str) and header_is_valid(name, value)):
             log.error("headers hook added an invalid header %r; its headers are dropped", name)
             del headers[start:]
             return

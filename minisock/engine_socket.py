@@ -39,6 +39,7 @@ class EngineSocket:
         "flush_now",
         "identity",
         "on_close",
+        "poll_wait",
         "request",
         "state",
         "timer_at",
@@ -67,6 +68,8 @@ class EngineSocket:
         self.write_idle: Callable[[], bool] | None = None
         """Set by a WebSocket transport: whether no write is in flight."""
         self._probe: Any = None
+        self.poll_wait: trio.CancelScope | None = None
+        """Set by a long-poll GET while it waits (watching its socket): :meth:`wake` ends it."""
         self._reported_closed = False
 
     @property
@@ -135,7 +138,7 @@ class EngineSocket:
         self.state.outbox.extend(wires)
         flush_now = self.flush_now
         if flush_now is None or not flush_now():
-            self._lot.unpark_all()
+            self.wake()
 
     async def send_wires(self, wires: list[WirePacket]) -> None:
         """Like :meth:`send_wires_nowait`, waiting while the outbox is full."""
@@ -160,6 +163,8 @@ class EngineSocket:
     def wake(self) -> None:
         """Wake whoever waits on this session (transports, blocked senders)."""
         self._lot.unpark_all()
+        if self.poll_wait is not None:
+            self.poll_wait.cancel()
 
     async def wait_changed(self) -> None:
         """Sleep until :meth:`wake` is called."""

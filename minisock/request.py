@@ -1,6 +1,6 @@
 """HTTP request and response values shared by the engine and the plain-route hook.
 
-A :class:`Request` is what minisock knows about an HTTP request once h11 has parsed its head
+A :class:`Request` is what minisock knows about an HTTP request once its head is parsed
 (and, for plain routes, its body). Engine.IO hands the handshake request to the connect
 handler, so an application can see headers, query and peer address, as ``socket.request``
 does in the reference server.
@@ -17,7 +17,8 @@ __all__ = ["Request", "Response", "header_value", "header_values"]
 
 
 def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
-    """The first value of header ``name`` (case-insensitive) in h11-style pairs, or ``None``."""
+    """The first value of header ``name`` (case-insensitive) in (lowercase name, value) pairs,
+    or ``None``."""
     wanted = name.lower().encode("ascii")
     for key, value in headers:
         if key == wanted:
@@ -31,9 +32,34 @@ def header_values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
     return [value.decode("latin-1") for key, value in headers if key == wanted]
 
 
+def _split_target(target: str) -> tuple[str, dict[str, str]]:
+    """The path and the query of a request target; the first value of a key wins, as
+    engine.io reads it. An origin-form target of plain characters (every Engine.IO request)
+    is split by hand; anything else goes through ``urllib``."""
+    path, _, raw = target.partition("?")
+    query: dict[str, str] = {}
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "#" in target
+        or "%" in raw
+        or "+" in raw
+    ):
+        parts = urlsplit(target)
+        path = parts.path
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(key, value)
+        return path, query
+    for pair in raw.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            query.setdefault(key, value)
+    return path, query
+
+
 @dataclass(slots=True)
 class Request:
-    """One HTTP request. Header names are lowercase bytes, as h11 gives them."""
+    """One HTTP request. Header names are lowercase bytes, values raw bytes."""
 
     method: str
     target: str
@@ -47,12 +73,7 @@ class Request:
     query: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.target)
-        self.path = parts.path
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            query.setdefault(key, value)  # the first value wins, as engine.io reads it
-        self.query = query
+        self.path, self.query = _split_target(self.target)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""

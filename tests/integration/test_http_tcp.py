@@ -1,0 +1,148 @@
+"""The HTTP layer on real TCP sockets, where it reads and writes the socket directly and its
+timeouts close the socket from the timer heap (in-memory streams take trio's generic path,
+which tests/security covers under a virtual clock).
+
+Real clock, short timeouts; each check waits for an outcome (a close, an answer) under a
+generous limit, never for a duration.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import trio
+import trio.testing
+import trustme
+
+from minisock import EngineServer
+from minisock.testing import (
+    EventRecorder,
+    HttpClient,
+    eio_handshake,
+    eio_poll,
+    eio_post,
+    eio_target,
+    running_server,
+)
+
+LIMIT = 20.0
+
+
+async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = await stream.receive_some(65536)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+async def test_a_head_that_never_completes_is_closed_unanswered() -> None:
+    server = EngineServer(head_timeout=0.3, body_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(f"GET {eio_target()} HTTP/1.1\r\nHost: x\r\n".encode())
+            assert await read_until_closed(stream) == b""
+            await stream.aclose()
+            assert not server.sessions
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_head_timeout() -> None:
+    server = EngineServer(head_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            client = await HttpClient.open(port)
+            sid, _ = await eio_handshake(client)
+            assert await read_until_closed(client.stream) == b""
+            await client.aclose()
+            assert sid in server.sessions  # the session outlives its connections
+
+
+async def test_a_stalled_body_is_cut_and_the_session_goes_on() -> None:
+    server = EngineServer(body_timeout=0.3)
+    events = EventRecorder(server)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+                stalled = await trio.open_tcp_stream("127.0.0.1", port)
+                head = (
+                    f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n"
+                )
+                await stalled.send_all(head.encode() + b"4stalled")
+                assert not (await read_until_closed(stalled)).startswith(b"HTTP/1.1 2")
+                await stalled.aclose()
+                assert (await eio_post(client, sid, "4after")).body == b"ok"
+            assert events.messages_of(sid) == ["after"]
+
+
+async def test_pipelined_requests_are_answered_in_order_then_close() -> None:
+    server = EngineServer()
+    EventRecorder(server, echo=True)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+            post = f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n4hi"
+            get = f"GET {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all((post + get).encode())
+            data = await read_until_closed(stream)
+            await stream.aclose()
+            first, _, second = data.partition(b"\r\n\r\nok")
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert second.startswith(b"HTTP/1.1 200 OK\r\n")
+            head, _, body = second.partition(b"\r\n\r\n")
+            assert b"\r\nConnection: close" in head
+            assert body == b"4hi"
+
+
+async def test_an_answer_larger_than_the_socket_buffer_arrives_whole() -> None:
+    """The direct write takes what the kernel accepts; trio sends the rest."""
+    server = EngineServer(max_payload=10_000_000)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port, await HttpClient.open(port) as client:
+            sid, _ = await eio_handshake(client)
+            sock = server.sessions[sid]
+            messages = [f"{i:06d}" + "x" * 40_000 for i in range(100)]
+            for message in messages:
+                sock.send_nowait(message)
+            await trio.sleep(0.2)  # the client has not read yet: the kernel buffer fills
+            response = await eio_poll(client, sid)
+            assert response.status == 200
+            assert response.body.decode().split("\x1e") == ["4" + m for m in messages]
+
+
+async def test_a_tls_head_that_never_completes_is_closed_unanswered() -> None:
+    """Over TLS the timer closes the TCP socket beneath the TLS stream."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server = EngineServer(head_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server):
+            # TLS as serve() does it: an SSLStream over each accepted socket.
+            listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+            client_context = ssl.create_default_context()
+            ca.configure_trust(client_context)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    trio.serve_listeners,
+                    server.handle_connection,
+                    [trio.SSLListener(listener, server_context)],
+                )
+                tls_port = listener.socket.getsockname()[1]
+                stream = await trio.open_ssl_over_tcp_stream(
+                    "127.0.0.1", tls_port, ssl_context=client_context
+                )
+                await stream.send_all(f"GET {eio_target()} HTTP/1.1\r\nHost: x\r\n".encode())
+                assert await read_until_closed(stream) == b""
+                await trio.aclose_forcefully(stream)
+                while server.connections:
+                    await trio.sleep(0.01)
+                assert not server.sessions
+                nursery.cancel_scope.cancel()
