@@ -96,7 +96,8 @@ async def test_full_format_keeps_the_long_form() -> None:
         == "C→S http      -     GET /socket.io/?EIO=4&transport=polling&t=…    HTTP request"
     )
     assert 'C→S polling   eio#1 40    message "0" = Socket.IO CONNECT /' in lines
-    assert sum("frame bytes, masked" in line for line in lines) >= 5
+    # One such line per read of the socket, and frames sent together may share a read.
+    assert sum("frame bytes, masked" in line for line in lines) >= 1
     event = [line for line in lines if line.startswith('C→S websocket eio#1 420["message-with')]
     assert len(event) == 1
     assert event[0].endswith("… (330 chars)")
