@@ -386,8 +386,6 @@ class EngineServer:
             return
         if not sock._reported_closed:
             sock._reported_closed = True
-            if sock.on_close is not None:
-                sock.on_close()
             log.debug("session closed: %s", state.close_reason)
             self.spawn(self._call_disconnect, sock, state.close_reason or "")
         if state.lingering:

@@ -1,16 +1,17 @@
 """The application's handle on one Engine.IO session.
 
 An :class:`EngineSocket` wraps the pure :class:`~minisock.proto.eio_session.EngineSession`
-with the one trio object a session needs: a parking lot where whoever drains the outbox
-(a pending long-poll GET, or the WebSocket writer) and senders waiting for room sleep.
-An idle session owns no task of its own; the server's timer heap wakes it when needed.
+with the one trio object a session may need: a parking lot where a pending long-poll GET and
+senders waiting for room sleep, made the first time someone waits. A WebSocket transport
+waits on nothing: it registers itself as the session's :class:`Writer` and is told when the
+session changes. An idle session owns no task of its own; the server's timer heap wakes it
+when needed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -22,7 +23,17 @@ from minisock.request import Request
 if TYPE_CHECKING:
     from minisock.engine import EngineServer
 
-__all__ = ["EngineSocket"]
+__all__ = ["EngineSocket", "Writer"]
+
+
+class Writer(Protocol):
+    """What a WebSocket transport offers its session (``minisock/_websocket.py``)."""
+
+    def kick(self) -> None:
+        """The session changed (packets queued, closed): write now, or arrange to."""
+
+    def is_idle(self) -> bool:
+        """Whether no write is in flight."""
 
 
 class EngineSocket:
@@ -36,13 +47,11 @@ class EngineSocket:
         "app",
         "claims",
         "data",
-        "flush_now",
         "identity",
-        "on_close",
         "request",
         "state",
         "timer_at",
-        "write_idle",
+        "writer",
     )
 
     def __init__(self, server: EngineServer, state: EngineSession, request: Request) -> None:
@@ -59,14 +68,11 @@ class EngineSocket:
         self.app: Any = None
         """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf
-        self._lot = trio.lowlevel.ParkingLot()
-        self.on_close: Callable[[], None] | None = None
-        """Set by a WebSocket transport: called once when the session closes."""
-        self.flush_now: Callable[[], bool] | None = None
-        """Set by a WebSocket transport: sends the outbox at once if it can (True)."""
-        self.write_idle: Callable[[], bool] | None = None
-        """Set by a WebSocket transport: whether no write is in flight."""
-        self._probe: Any = None
+        self._lot: trio.lowlevel.ParkingLot | None = None
+        self.writer: Writer | None = None
+        """The WebSocket carrying the session, once it has one."""
+        self._probe: Writer | None = None
+        """A WebSocket probing to upgrade this polling session."""
         self._reported_closed = False
 
     @property
@@ -96,8 +102,8 @@ class EngineSocket:
             return False
         if state.transport is Transport.POLLING:
             return state.poll_pending
-        write_idle = self.write_idle
-        return write_idle is not None and write_idle()
+        writer = self.writer
+        return writer is not None and writer.is_idle()
 
     def send_nowait(self, data: str | bytes) -> None:
         """Queue a message without waiting.
@@ -129,9 +135,11 @@ class EngineSocket:
 
     def _queue(self, wires: list[WirePacket]) -> None:
         self.state.outbox.extend(wires)
-        flush_now = self.flush_now
-        if flush_now is None or not flush_now():
-            self._lot.unpark_all()
+        writer = self.writer
+        if writer is not None:
+            writer.kick()
+        else:
+            self.wake_waiters()
 
     async def send_wires(self, wires: list[WirePacket]) -> None:
         """Like :meth:`send_wires_nowait`, waiting while the outbox is full."""
@@ -140,7 +148,7 @@ class EngineSocket:
             try:
                 self.send_wires_nowait(wires)
             except trio.WouldBlock:
-                await self._lot.park()
+                await self.wait_changed()
             else:
                 break
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -154,12 +162,25 @@ class EngineSocket:
         self._server.fail_session(self, reason)
 
     def wake(self) -> None:
-        """Wake whoever waits on this session (transports, blocked senders)."""
-        self._lot.unpark_all()
+        """The session changed: tell its WebSocket (or the one probing it), wake the tasks
+        waiting on it (a long-poll GET, blocked senders)."""
+        self.wake_waiters()
+        writer = self.writer or self._probe
+        if writer is not None:
+            writer.kick()
+
+    def wake_waiters(self) -> None:
+        """Wake the tasks in :meth:`wait_changed` only."""
+        lot = self._lot
+        if lot is not None:
+            lot.unpark_all()
 
     async def wait_changed(self) -> None:
-        """Sleep until :meth:`wake` is called."""
-        await self._lot.park()
+        """Sleep until :meth:`wake` (or :meth:`wake_waiters`) is called."""
+        lot = self._lot
+        if lot is None:
+            lot = self._lot = trio.lowlevel.ParkingLot()
+        await lot.park()
 
     def __repr__(self) -> str:
         state = "open" if self.state.is_open else f"closed ({self.state.close_reason})"
