@@ -502,7 +502,7 @@ async def _flush(binding: _Binding) -> None:
     """
     sock, socket = binding.sock, binding.socket
     state = sock.state
-    drain_timed_out = False
+    drain_timed_out = failed = False
     try:
         with trio.CancelScope() as scope:
             binding.flush_scope = scope
@@ -523,11 +523,14 @@ async def _flush(binding: _Binding) -> None:
         _connection_lost(binding)
     except Exception:
         log.exception("websocket write failed")
-        binding.decide(ws.CloseCode.INTERNAL_ERROR)
+        failed = True
     finally:
         binding.flushing = False
         binding.flush_scope = None
-    if drain_timed_out:
+    if failed:
+        if binding.scope is not None:
+            binding.scope.cancel()  # the reader ends the session, as if it had failed
+    elif drain_timed_out:
         binding.end(ws.CloseCode.GOING_AWAY)
     elif binding.decided:
         binding.end(binding.close_code)

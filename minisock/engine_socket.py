@@ -40,13 +40,13 @@ class EngineSocket:
     """One client session. Send with :meth:`send`; close with :meth:`close`."""
 
     __slots__ = (
+        "_data",
         "_lot",
         "_probe",
         "_reported_closed",
         "_server",
         "app",
         "claims",
-        "data",
         "identity",
         "request",
         "state",
@@ -59,8 +59,7 @@ class EngineSocket:
         self.state = state
         self.request = request
         """The handshake request: headers, query and peer address."""
-        self.data: dict[str, Any] = {}
-        """Free space for the application (the decoded JWT user goes here, for instance)."""
+        self._data: dict[str, Any] | None = None
         self.identity: Any = None
         """Who the handshake's bearer token says this is (``None`` without authentication)."""
         self.claims: dict[str, Any] | None = None
@@ -74,6 +73,19 @@ class EngineSocket:
         self._probe: Writer | None = None
         """A WebSocket probing to upgrade this polling session."""
         self._reported_closed = False
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Free space for the application (the decoded JWT user goes here, for instance);
+        made on first use."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
 
     @property
     def eio_sid(self) -> str:
