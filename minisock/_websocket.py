@@ -33,7 +33,7 @@ from minisock import trace
 from minisock._http import HttpConnection
 from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtocolError
 from minisock.proto import ws, ws_deflate, ws_handshake
-from minisock.proto.eio import WirePacket, decode_packet, wants_compression
+from minisock.proto.eio import Packet, WirePacket, decode_packet, wants_compression
 from minisock.proto.eio_session import CloseReason, Transport, UpgradeOutcome, UpgradeRefusedError
 from minisock.proto.route import ErrorCode, Reject
 from minisock.request import Request
@@ -170,6 +170,7 @@ class WebSocket:
                     raise
             if events:
                 return events
+            del events  # not kept while waiting
             fd = self._fd
             if fd < 0:
                 data = bytes(await self.stream.receive_some(_READ_SIZE))
@@ -581,6 +582,9 @@ async def _read_loop(
     server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
 ) -> None:
     state = sock.state
+    event: ws.WsEvent | None
+    packet: Packet | None
+    reply: WirePacket | None
     while True:
         try:
             events = await socket.receive()
@@ -656,3 +660,5 @@ async def _read_loop(
                 binding.decide(event.code, "")  # echo the client's code (RFC 6455 §5.5.1)
                 _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
                 return
+        # Idle until the next read: hold nothing of this batch (a few hundred bytes).
+        events = event = packet = data = reply = None
