@@ -452,17 +452,18 @@ async def serve_upgrade(
 async def _hand_over(http: HttpConnection, binding: _Binding, *, connect: bool) -> None:
     """Serve the connection: in a task of its own when its socket is (``_switch``), so the
     HTTP handler returns and takes its frames and objects with it; else in this task."""
+    server = binding.server
+    server.transport_started()  # now, not when the task starts: a shutdown waits for it
     if binding.socket.stream is http.stream:
         await _serve(binding, connect, False)
         return
-    binding.server.connections += 1  # still a connection, for max_connections
-    binding.server.spawn(_serve, binding, connect, True)
+    server.connections += 1  # still a connection, for max_connections
+    server.spawn(_serve, binding, connect, True)
 
 
 async def _serve(binding: _Binding, connect: bool, counted: bool) -> None:
     """The connection's reader, and in the end its closing."""
     server, socket, sock = binding.server, binding.socket, binding.sock
-    server.transport_started()
     try:
         with trio.CancelScope() as scope:
             binding.scope = scope

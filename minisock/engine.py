@@ -493,7 +493,7 @@ class EngineServer:
                     await self.reject(http, request, reject, context=context, close=True)
                     break
                 if await self._dispatch(http, request):
-                    return  # a WebSocket took the stream over and closed it
+                    return  # a WebSocket took the stream over
                 if not await http.finish_request():
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
