@@ -305,6 +305,8 @@ class _Binding:
         if self.flushing:
             if not state.is_open and self.flush_scope is not None:
                 _give_up_soon(self.flush_scope)  # the write may be blocked for good
+            if socket._fd < 0:
+                sock.wake_waiters()  # a flusher that stays (see _flush) sleeps there
             return
         if not self.probing and state.outbox:
             if socket.can_write_now():
@@ -499,8 +501,10 @@ async def _flush(binding: _Binding) -> None:
     """Write what the socket did not take at once, then whatever was queued meanwhile.
 
     The one write task of a connection, alive only while a write waits (a client reading
-    slowly; a TLS or in-memory stream). A closed session's last frames get ``_DRAIN_WAIT``:
-    a client that stopped reading would otherwise hold the connection forever.
+    slowly). A stream with no file descriptor (TLS, in memory) has no write that does not
+    wait: there the flusher stays, sleeping on the session, rather than being started again
+    for every message. A closed session's last frames get ``_DRAIN_WAIT``: a client that
+    stopped reading would otherwise hold the connection forever.
     """
     sock, socket = binding.sock, binding.socket
     state = sock.state
@@ -517,6 +521,8 @@ async def _flush(binding: _Binding) -> None:
                     data = _take_frames(sock, socket)
                     sock.wake_waiters()  # senders waiting for room
                     await socket.send(data)
+                elif socket._fd < 0 and state.is_open:
+                    await sock.wait_changed()
                 else:
                     break
         drain_timed_out = scope.cancelled_caught and not binding.decided
