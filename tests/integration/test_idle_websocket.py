@@ -12,6 +12,7 @@ in a task of its own, and writes and reads go to the file descriptor.
 from __future__ import annotations
 
 import gc
+import inspect
 from collections import Counter
 
 import trio
@@ -27,16 +28,13 @@ WS_TARGET = eio_target(transport="websocket")
 
 
 def task_names() -> Counter[str]:
-    """Every trio task alive, by name."""
-    names: Counter[str] = Counter()
-    root = trio.lowlevel.current_root_task()
-    assert root is not None
-    stack = [root]
-    while stack:
-        task = stack.pop()
-        names[task.name.rsplit(".", 1)[-1]] += 1
-        for nursery in task.child_nurseries:
-            stack.extend(nursery.child_tasks)
+    """Every trio task alive, by name (``trio.lowlevel.Task`` objects the runner holds)."""
+    gc.collect()
+    living = trio.lowlevel.current_statistics().tasks_living
+    tasks = [o for o in gc.get_objects() if isinstance(o, trio.lowlevel.Task)]
+    running = [t for t in tasks if inspect.getcoroutinestate(t.coro) != inspect.CORO_CLOSED]
+    names = Counter(task.name.rsplit(".", 1)[-1] for task in running)
+    assert sum(names.values()) == living, (names, living)
     return names
 
 
