@@ -24,12 +24,24 @@ checks that every session is still open (and every polling GET still held):
    ``connect`` scenario reports (``bytes_per_conn``).
 2. **Traced run**, with ``tracemalloc`` started in the server process before anything is
    imported (``--frames`` frames per allocation): a snapshot before and after, and a census
-   of objects by type (every gc-tracked object, plus the untracked ones they refer to directly:
+   of objects by type (every gc-tracked object, plus the untracked ones they hold:
    ``bytes``, ``bytearray``, ``str``, atomic-only ``dict``... sized with ``sys.getsizeof``), of
    the coroutines and generators alive by name (the tasks' await chains, frames included)
    and of the trio task tree by task name. The snapshots' difference is grouped by the allocating
    line: the innermost frame in minisock, trio, h11 or the bench server (the innermost frame
    of all is shown beside it when it is elsewhere, e.g. in the standard library).
+
+   The census also says *who holds* each plain object (dict, set, list, tuple, str, bytes,
+   cell...): the nearest object of a class (a minisock, trio or socket object) or coroutine
+   frame that refers to it, directly or through other plain objects (breadth first, so the
+   nearest holder wins). Each object of a class, with the plain objects it holds, falls into
+   one of a few groups: task stacks (coroutine frames and what their locals hold), the trio
+   runtime (tasks, cancel scopes, parking lots, waits), sockets, the kept HTTP request, the
+   Engine.IO session, the Socket.IO session, buffers (``bytes``/``bytearray`` held by no
+   object of a class). That is the first table, "where an idle session's bytes go".
+
+``--tree DIR`` measures the minisock of another checkout (say, a worktree of ``main``) with
+this script, so that a change is seen before and after in the same tables.
 
 What RSS includes that tracemalloc does not: the allocators' slack (pymalloc pools and arenas
 only partly used, glibc malloc headers, free lists and fragmentation: tracemalloc counts the
@@ -82,9 +94,95 @@ def _type_name(t: type) -> str:
     return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
 
 
+_STACKS = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType, types.FrameType)
+# What a module's objects are, for the groups of "where an idle session's bytes go".
+_GROUPS = (
+    ("minisock.request", "HTTP request kept"),
+    ("h11", "HTTP request kept"),
+    ("minisock._http", "HTTP request kept"),
+    ("minisock.socket", "Socket.IO session"),
+    ("minisock._client", "Socket.IO session"),
+    ("minisock.proto.sio", "Socket.IO session"),
+    ("minisock.proto.rooms", "Socket.IO session"),
+    ("minisock.adapters", "Socket.IO session"),
+    ("minisock.namespace", "Socket.IO session"),
+    ("minisock.server", "Socket.IO session"),
+    ("minisock", "Engine.IO session and transport"),
+    ("trio.SocketStream", "sockets"),
+    ("trio._socket", "sockets"),
+    ("trio._util.ConflictDetector", "sockets"),
+    ("socket", "sockets"),
+    ("trio", "trio runtime (tasks, scopes, waits)"),
+    ("_contextvars", "trio runtime (tasks, scopes, waits)"),
+)
+STACK_GROUP = "task stacks (coroutine frames)"
+
+
+def _group_of(holder: str) -> str:
+    if holder == "(coroutine frames)":
+        return STACK_GROUP
+    if holder == "(nobody)":
+        return "buffers and values held by no object"
+    for prefix, group in _GROUPS:
+        if holder == prefix or holder.startswith(prefix + "."):
+            return group
+    return "other"
+
+
+# Builtin types whose objects hold others rather than being held: each is a holder of its own.
+_NOT_PLAIN = ("coroutine", "generator", "async_generator", "frame", "type", "code", "module")
+
+
+_PLAIN_MODULES = ("builtins", "collections", "functools")
+
+
+def _is_plain(o: object) -> bool:
+    """A builtin value or container, charged to whoever holds it (not a holder itself)."""
+    return type(o).__module__ in _PLAIN_MODULES and type(o).__qualname__ not in _NOT_PLAIN
+
+
+def _is_plain_name(name: str) -> bool:
+    """:func:`_is_plain`, for a census key."""
+    module = name.rsplit(".", 1)[0] if "." in name else "builtins"
+    return module in _PLAIN_MODULES and name not in _NOT_PLAIN
+
+
+def _holder_name(o: object) -> str:
+    return "(coroutine frames)" if isinstance(o, _STACKS) else _type_name(type(o))
+
+
+def _holder_census(objs: list[object]) -> dict[str, list[int]]:
+    """``{holder: [plain objects, their bytes]}``: each plain object (dict, list, str, cell,
+    bound method...) charged to the nearest object of a class or coroutine frame that refers
+    to it, breadth first; modules, classes and functions' globals are not searched (shared)."""
+    by_id: dict[int, str] = {}
+    frontier: list[tuple[object, str]] = []
+    for o in objs:
+        if not _is_plain(o) and not isinstance(o, types.ModuleType):
+            frontier.append((o, _holder_name(o)))
+    census: dict[str, list[int]] = {}
+    while frontier:
+        following: list[tuple[object, str]] = []
+        for o, holder in frontier:
+            for r in gc.get_referents(o):
+                if id(r) in by_id or not _is_plain(r):
+                    continue
+                if isinstance(r, types.FunctionType) and r.__closure__ is None:
+                    continue  # a module's function: shared, and its globals are everyone's
+                by_id[id(r)] = holder
+                entry = census.setdefault(holder, [0, 0])
+                entry[0] += 1
+                entry[1] += sys.getsizeof(r)
+                if not isinstance(r, types.FunctionType):  # a closure counts, not its globals
+                    following.append((r, holder))
+        frontier = following
+    return census
+
+
 def _object_census() -> dict[str, list[int]]:
     """``{type name: [count, getsizeof bytes]}`` of the gc-tracked objects and of the
-    untracked objects they refer to directly."""
+    untracked objects they hold; ``{"%holder": [...]}`` the plain objects by holder
+    (:func:`_holder_census`)."""
     gc.collect()
     objs = gc.get_objects()
     seen = {id(o) for o in objs}
@@ -105,10 +203,15 @@ def _object_census() -> dict[str, list[int]]:
     for o in objs:
         add(o)
     for o in objs:
-        for r in gc.get_referents(o):
-            if not gc.is_tracked(r) and id(r) not in seen:
+        stack = [r for r in gc.get_referents(o) if not gc.is_tracked(r)]
+        while stack:  # untracked objects, and the untracked ones they hold (an atomic dict's)
+            r = stack.pop()
+            if id(r) not in seen:
                 seen.add(id(r))
                 add(r)
+                stack.extend(x for x in gc.get_referents(r) if not gc.is_tracked(x))
+    for holder, entry in _holder_census(objs).items():
+        census["%" + holder] = entry
     del objs
     return census
 
@@ -145,10 +248,10 @@ def _measure(label: str, traced: bool, tag: str) -> dict[str, Any]:
     return reply
 
 
-async def _serve(port: int, traced: bool, tag: str) -> None:
+async def _serve(port: int, traced: bool, tag: str, tree: Path) -> None:
     import trio
 
-    sys.path.insert(0, str(ROOT / "examples"))
+    sys.path.insert(0, str(tree / "examples"))
     import bench_server  # type: ignore[import-not-found]  # the bench server's configuration
 
     sio = bench_server.build_socketio(None)
@@ -167,12 +270,12 @@ async def _serve(port: int, traced: bool, tag: str) -> None:
         sio.shutdown()
 
 
-def serve_main(port: int, frames: int, tag: str) -> None:
+def serve_main(port: int, frames: int, tag: str, tree: Path) -> None:
     if frames:
         tracemalloc.start(frames)  # before trio, h11 and minisock are imported
     import trio
 
-    trio.run(_serve, port, bool(frames), tag)
+    trio.run(_serve, port, bool(frames), tag, tree)
 
 
 # ======================================================================= the clients (parent)
@@ -187,11 +290,11 @@ def _free_port() -> int:
 class Child:
     """The server process, with a line-based control channel on its stdin/stdout."""
 
-    def __init__(self, frames: int, tag: str) -> None:
+    def __init__(self, frames: int, tag: str, tree: Path) -> None:
         self.port = _free_port()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(self.port)]
-        cmd += ["--frames", str(frames), "--tag", tag]
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
+        cmd += ["--frames", str(frames), "--tag", tag, "--tree", str(tree)]
+        env = {**os.environ, "PYTHONPATH": f"{tree}:{os.environ.get('PYTHONPATH', '')}"}
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
@@ -288,7 +391,7 @@ def _alive(kind: str, conns: list[Any], held: list[asyncio.Task[Any]]) -> int:
 async def run_once(kind: str, n: int, frames: int, args: argparse.Namespace) -> dict[str, Any]:
     opener = open_websocket if kind == "websocket" else open_polling
     tag = f"{kind}-{'traced' if frames else 'rss'}"
-    child = Child(frames, tag)
+    child = Child(frames, tag, args.tree)
     try:
         warm, warm_held = await opener(child.port, 50, 10)
         close_clients(warm, warm_held)
@@ -347,6 +450,45 @@ def _per(value: float, n: int) -> str:
     return f"{value / n:,.1f}" if abs(value / n) < 100 else f"{value / n:,.0f}"
 
 
+_BUFFER_TYPES = ("bytes", "bytearray", "memoryview")
+
+
+def _where_it_goes(types_b: dict[str, list[int]], types_a: dict[str, list[int]], n: int) -> str:
+    """The census delta in a few groups: each object of a class (or coroutine frame) with the
+    plain objects it holds; what nobody holds is its own row."""
+    groups: dict[str, int] = {}
+    plain = reached = buffers = 0
+    for name in set(types_a) | set(types_b):
+        if name.startswith("@"):
+            continue
+        delta = types_a.get(name, [0, 0])[1] - types_b.get(name, [0, 0])[1]
+        if name.startswith("%"):
+            group = _group_of(name[1:])
+            reached += delta
+        elif _is_plain_name(name):
+            plain += delta
+            buffers += delta if name in _BUFFER_TYPES else 0
+            continue
+        elif name in ("coroutine", "generator", "async_generator", "frame"):
+            group = STACK_GROUP
+        else:
+            group = _group_of(name)
+        groups[group] = groups.get(group, 0) + delta
+    groups[_group_of("(nobody)")] = plain - reached
+    total = sum(groups.values())
+    out = ["\n**where an idle session's bytes go** (census delta, `sys.getsizeof`; per session)\n"]
+    out.append("| group | B | share |")
+    out.append("| --- | ---: | ---: |")
+    for group, size in sorted(groups.items(), key=lambda kv: -kv[1]):
+        share = f"{100 * size / total:.0f} %" if total else ""
+        out.append(f"| {group} | {_per(size, n)} | {share} |")
+    out.append(f"| **total** | **{_per(total, n)}** | |")
+    out.append(
+        f"| of which `bytes`/`bytearray`/`memoryview`, whoever holds them | {_per(buffers, n)} | |"
+    )
+    return "\n".join(out)
+
+
 def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any], top: int) -> str:
     out: list[str] = []
     b, a = traced_run["before"], traced_run["after"]
@@ -368,6 +510,7 @@ def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any
         f"| RSS delta in the traced run (with tracemalloc's bookkeeping) | "
         f"{traced_rss / n / 1024:.2f} KB | |"
     )
+    out.append(_where_it_goes(b["types"], a["types"], n))
     lines = _by_line(b["snapshot"], a["snapshot"])
     ranked = sorted(lines.items(), key=lambda kv: -kv[1][0])
     shown = ranked[:top]
@@ -399,7 +542,7 @@ def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any
     types_b, types_a = b["types"], a["types"]
     tdiff = []
     for name in set(types_a) | set(types_b):
-        if name.startswith("@"):
+        if name.startswith(("@", "%")):
             continue
         ca, sa = types_a.get(name, [0, 0])
         cb, sb = types_b.get(name, [0, 0])
@@ -415,6 +558,24 @@ def report(kind: str, n: int, rss_run: dict[str, Any], traced_run: dict[str, Any
     rest_size = sum(t[2] for t in tdiff[top:])
     out.append(f"| (other types) | | {_per(rest_size, n)} |")
     out.append(f"| **total** | | **{_per(census_total, n)}** |")
+
+    holders = []
+    for name in set(types_a) | set(types_b):
+        if name.startswith("%"):
+            ca, sa = types_a.get(name, [0, 0])
+            cb, sb = types_b.get(name, [0, 0])
+            if ca - cb or sa - sb:
+                holders.append((name[1:], ca - cb, sa - sb))
+    holders.sort(key=lambda t: -t[2])
+    out.append(
+        f"\n**plain objects by holder** (dicts, lists, strings, bytes... charged to the nearest "
+        f"object of a class or coroutine frame holding them; top {top}; per session)\n"
+    )
+    out.append("| holder | plain objects | B (getsizeof) |")
+    out.append("| --- | ---: | ---: |")
+    for name, count, size in holders[:top]:
+        out.append(f"| `{name}` | {_per(count, n)} | {_per(size, n)} |")
+    out.append(f"| (other holders) | | {_per(sum(t[2] for t in holders[top:]), n)} |")
 
     watched = (
         ("trio", "Task"),
@@ -472,7 +633,7 @@ async def main_async(args: argparse.Namespace) -> str:
     sys.path.insert(0, str(HERE))
     parts = [
         f"# Idle memory per session (bench/idle_memory.py, Python {sys.version.split()[0]}, "
-        f"tracemalloc frames {args.frames}, settle {args.settle} s)\n"
+        f"tracemalloc frames {args.frames}, settle {args.settle} s, tree {args.tree})\n"
     ]
     for kind in args.kind:
         rss_run = await run_once(kind, args.n, 0, args)
@@ -494,11 +655,18 @@ def main() -> None:
     )
     parser.add_argument("--top", type=int, default=15, help="rows per breakdown table")
     parser.add_argument("--out", type=Path, help="also write the report here (e.g. under /tmp)")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose minisock and examples/bench_server.py are measured "
+        "(default: this one)",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the child: its port
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve_main(args.serve, args.frames, args.tag)
+        serve_main(args.serve, args.frames, args.tag, args.tree.resolve())
         return
     text = asyncio.run(main_async(args))
     print(text)

@@ -7,11 +7,17 @@ A WebSocket joins a session in one of two roles:
 - **probe**: a WebSocket carrying the sid of a polling session, upgrading it. Until the
   client sends ``5`` it only answers ``2probe``; polling still carries the session.
 
-Each connection has one reader (the connection's own task) and one writer task. The reader
-decodes frames with the pure :class:`~minisock.proto.ws.FrameParser` and hands messages to
-the application inline, so a slow handler stops the reading and TCP pushes back. The writer
-sleeps on the session until the outbox has packets, then sends them all in one write.
-Whoever decides first how the connection ends records the close code; the connection then
+Each connection has one task, its reader. It decodes frames with the pure
+:class:`~minisock.proto.ws.FrameParser` and hands messages to the application inline, so a
+slow handler stops the reading and TCP pushes back. There is no writer task: whoever changes
+the session (a sender queueing packets, the heartbeat timer, a close) *kicks* the connection,
+which writes the outbox to the socket at once. Only what the kernel does not take at once
+needs a task, a flusher that lives while that write waits. An idle connection therefore
+costs one task, and that task holds no HTTP state: once the handshake is answered, a plain
+TCP connection is handed to a task of its own (on a duplicate of its socket), so the HTTP
+handler's frames, its parser and its request objects are let go.
+
+Whoever decides first how the connection ends records the close code; the reader then
 sends that close frame, waits briefly for the client's, and closes TCP.
 """
 
@@ -19,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -28,7 +33,7 @@ from minisock import trace
 from minisock._http import HttpConnection
 from minisock.errors import EngineProtocolError, HandshakeError, WebSocketProtocolError
 from minisock.proto import ws, ws_deflate, ws_handshake
-from minisock.proto.eio import WirePacket, decode_packet, wants_compression
+from minisock.proto.eio import Packet, WirePacket, decode_packet, wants_compression
 from minisock.proto.eio_session import CloseReason, Transport, UpgradeOutcome, UpgradeRefusedError
 from minisock.proto.route import ErrorCode, Reject
 from minisock.request import Request
@@ -58,9 +63,14 @@ class WebSocket:
     """RFC 6455 on a trio stream: the pure parser for reading, a lock for writing.
 
     Writes have a fast path. When nobody is writing and nothing is left over, a frame is
-    written straight to the socket without waiting (``try_write_now``): no task switch, no
-    scheduler pass. Whatever the kernel does not take at once is kept in ``unsent`` and the
-    writer task sends it, in order, before anything else.
+    written straight to the socket without waiting (:meth:`write_now`): no task switch, no
+    scheduler pass. Whatever the kernel does not take at once is kept in ``unsent`` and a
+    flusher task sends it, in order, before anything else. The lock that orders writes
+    which wait is made by the first of them: an idle connection never has one.
+
+    On a plain TCP socket, reads go to the file descriptor as well (``os.read``, and trio's
+    ``wait_readable`` when there is nothing yet): the same checkpoints as trio's
+    ``receive_some``, without its four coroutine frames under every idle reader.
     """
 
     __slots__ = (
@@ -94,7 +104,7 @@ class WebSocket:
             self.parser.inflater = ws_deflate.MessageInflater(agreement, max_size=max_message_size)
         if trailing:
             self.parser.receive_data(trailing)
-        self._lock = trio.StrictFIFOLock()
+        self._lock: trio.StrictFIFOLock | None = None
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         self.unsent = b""
         self.torn = False
@@ -106,30 +116,34 @@ class WebSocket:
     def can_write_now(self) -> bool:
         """Whether a write may go straight to the socket: a real socket, nobody writing,
         nothing left over, not closing."""
+        lock = self._lock
         return (
             self._fd >= 0
             and not self.unsent
             and not self.torn
-            and not self._lock.locked()
+            and (lock is None or not lock.locked())
             and not self.close_sent
         )
 
     def is_idle(self) -> bool:
         """No write in flight: engine.io's WebSocket ``writable`` (for volatile packets)."""
-        return not (self.unsent or self.torn or self._lock.locked() or self.close_sent)
+        lock = self._lock
+        return not (
+            self.unsent or self.torn or (lock is not None and lock.locked()) or self.close_sent
+        )
 
     def write_now(self, data: bytes) -> bool:
         """Write ``data`` without waiting (check :meth:`can_write_now` first).
 
         The socket is non-blocking (trio made it so): the kernel takes what fits and the rest
-        waits in ``unsent``. Returns whether the writer task must finish the job.
+        waits in ``unsent``. Returns whether a flusher task must finish the job.
         """
         try:
             written = os.write(self._fd, data)
         except BlockingIOError:
             written = 0
         except OSError:
-            written = 0  # the writer task meets the error through trio and ends the connection
+            written = 0  # the flusher meets the error through trio and ends the connection
         if written < len(data):
             self.unsent = data[written:]
             return True
@@ -156,15 +170,32 @@ class WebSocket:
                     raise
             if events:
                 return events
-            data = await self.stream.receive_some(_READ_SIZE)
+            del events  # not kept while waiting
+            fd = self._fd
+            if fd < 0:
+                data = bytes(await self.stream.receive_some(_READ_SIZE))
+            else:
+                # trio's receive_some, without its frames: a checkpoint before a read that
+                # succeeds at once, a wait (itself a checkpoint) when there is nothing yet.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                read = _read_nowait(fd)
+                if read is None:
+                    while read is None:
+                        await trio.lowlevel.wait_readable(fd)
+                        read = _read_nowait(fd)
+                else:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                data = read
             if not data:
                 return None
             if trace.enabled():
-                trace.raw_bytes(trace.C2S, self.eio_sid, bytes(data), "frame bytes, masked")
-            parser.receive_data(bytes(data))
+                trace.raw_bytes(trace.C2S, self.eio_sid, data, "frame bytes, masked")
+            parser.receive_data(data)
 
     async def send(self, data: bytes) -> None:
         lock = self._lock
+        if lock is None:
+            lock = self._lock = trio.StrictFIFOLock()
         try:
             lock.acquire_nowait()  # uncontended: skip the scheduler pass acquire() costs
         except trio.WouldBlock:
@@ -198,18 +229,52 @@ class WebSocket:
                     self.close_received = any(type(e) is ws.CloseReceived for e in events)
             except (trio.BrokenResourceError, trio.ClosedResourceError, WebSocketProtocolError):
                 pass
+        self._fd = -1  # the number may soon be another connection's
         await trio.aclose_forcefully(self.stream)
 
 
+def _read_nowait(fd: int) -> bytes | None:
+    """What the socket holds (``b""`` at end of stream), or ``None`` when nothing yet."""
+    try:
+        return os.read(fd, _READ_SIZE)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        raise trio.BrokenResourceError(f"socket read failed: {exc}") from exc
+
+
 class _Binding:
-    """This WebSocket's role in its session, and how the connection should end."""
+    """This WebSocket's place in its session: its role, its writes, and how it ends.
 
-    __slots__ = ("aborted", "close_code", "close_reason", "decided", "probing", "scope")
+    As the session's transport it is the session's :class:`~minisock.engine_socket.Writer`:
+    :meth:`kick` writes the outbox at once, or starts a flusher task for what must wait.
+    """
 
-    def __init__(self, *, probing: bool) -> None:
+    __slots__ = (
+        "close_code",
+        "close_reason",
+        "decided",
+        "flush_scope",
+        "flushing",
+        "probing",
+        "scope",
+        "server",
+        "sock",
+        "socket",
+    )
+
+    def __init__(
+        self, server: EngineServer, socket: WebSocket, sock: EngineSocket, *, probing: bool
+    ) -> None:
+        self.server = server
+        self.socket = socket
+        self.sock = sock
         self.probing = probing
         self.scope: trio.CancelScope | None = None
-        self.aborted = False
+        """The reader's: cancelled when the connection is to end."""
+        self.flush_scope: trio.CancelScope | None = None
+        self.flushing = False
+        """A flusher task is writing (or about to): it sees any change when it loops."""
         self.decided = False
         self.close_code: int | None = None
         self.close_reason = ""
@@ -221,14 +286,47 @@ class _Binding:
             self.close_code = code
             self.close_reason = reason
 
+    def end(self, code: int | None, reason: str = "") -> None:
+        """Decide how the connection ends, and stop its reader, which then closes it."""
+        self.decide(code, reason)
+        if self.scope is not None:
+            self.scope.cancel()
+
+    def is_idle(self) -> bool:
+        return self.socket.is_idle()
+
+    def kick(self) -> None:
+        """The session changed: write its outbox now if the socket takes it, else start a
+        flusher; end the connection once a closed session has nothing left to send."""
+        if self.decided:
+            return
+        sock, socket = self.sock, self.socket
+        state = sock.state
+        if self.flushing:
+            if not state.is_open and self.flush_scope is not None:
+                _give_up_soon(self.flush_scope)  # the write may be blocked for good
+            if socket._fd < 0:
+                sock.wake_waiters()  # a flusher that stays (see _flush) sleeps there
+            return
+        if not self.probing and state.outbox:
+            if socket.can_write_now():
+                socket.write_now(_take_frames(sock, socket))
+                sock.wake_waiters()  # senders waiting for room
+            if socket.unsent or state.outbox:
+                self.flushing = True
+                self.server.spawn(_flush, self)
+                return
+        if not state.is_open:
+            reason = state.close_reason or ""
+            self.end(_CLOSE_CODES.get(reason, ws.CloseCode.NORMAL), reason)
+
 
 def abort_probe(sock: EngineSocket) -> None:
     """End an upgrade in progress (the timer calls this when upgradeTimeout passes)."""
     binding = sock._probe
-    if isinstance(binding, _Binding):
-        binding.aborted = True
-        binding.decide(ws.CloseCode.NORMAL, "upgrade timed out")
     sock._probe = None
+    if isinstance(binding, _Binding):
+        binding.end(ws.CloseCode.NORMAL, "upgrade timed out")
     sock.wake()
 
 
@@ -304,9 +402,12 @@ async def _switch(
             deflate = (agreement, settings)
             headers.append((b"sec-websocket-extensions", answer.encode("ascii")))
     trailing = await http.accept_upgrade(headers)
-    return WebSocket(
-        http.stream, trailing, max_message_size=server.config.max_payload, deflate=deflate
-    )
+    stream = http.stream
+    if type(stream) is trio.SocketStream and server._nursery is not None:
+        # A socket of our own: the HTTP handler's caller closes its socket when the handler
+        # returns, and the handler returns at once (see _hand_over).
+        stream = trio.SocketStream(stream.socket.dup())
+    return WebSocket(stream, trailing, max_message_size=server.config.max_payload, deflate=deflate)
 
 
 async def serve_new(
@@ -324,7 +425,7 @@ async def serve_new(
     sock = server.create_session(request, Transport.WEBSOCKET, identity, claims, eio_sid)
     socket = await _switch(server, http, request, key, sock.eio_sid)
     socket.eio_sid = sock.eio_sid
-    await _run(server, socket, sock, _Binding(probing=False), connect=True)
+    await _hand_over(http, _Binding(server, socket, sock, probing=False), connect=True)
     return True
 
 
@@ -343,87 +444,116 @@ async def serve_upgrade(
         # Like the reference: complete the handshake, then close this extra WebSocket.
         await socket.close(ws.CloseCode.POLICY_VIOLATION, exc.message)
         return True
-    binding = _Binding(probing=True)
+    binding = _Binding(server, socket, sock, probing=True)
     sock._probe = binding
     server.refresh(sock)
-    await _run(server, socket, sock, binding, connect=False)
+    await _hand_over(http, binding, connect=False)
     return True
 
 
-async def _run(
-    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding, *, connect: bool
-) -> None:
-    server.transport_started()
+async def _hand_over(http: HttpConnection, binding: _Binding, *, connect: bool) -> None:
+    """Serve the connection: in a task of its own when its socket is (``_switch``), so the
+    HTTP handler returns and takes its frames and objects with it; else in this task."""
+    server = binding.server
+    server.transport_started()  # now, not when the task starts: a shutdown waits for it
+    if binding.socket.stream is http.stream:
+        await _serve(binding, connect, False)
+        return
+    server.connections += 1  # still a connection, for max_connections
+    server.spawn(_serve, binding, connect, True)
+
+
+async def _serve(binding: _Binding, connect: bool, counted: bool) -> None:
+    """The connection's reader, and in the end its closing."""
+    server, socket, sock = binding.server, binding.socket, binding.sock
     try:
-        async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as scope:
+            binding.scope = scope
+            if binding.decided:  # ended before it started (the upgrade timed out)
+                scope.cancel()
             if not binding.probing:
-                _bind(sock, socket, nursery.cancel_scope)
-            binding.scope = nursery.cancel_scope
-            nursery.start_soon(_write_loop, server, socket, sock, binding, nursery.cancel_scope)
+                sock.writer = binding
+                binding.kick()  # the open packet
             if connect:
                 await server.call_connect(sock)
             await _read_loop(server, socket, sock, binding)
-            if binding.decided:
-                # The connection is gone or the client closed it: nothing more to write.
-                nursery.cancel_scope.cancel()
-            # Otherwise the session closed: the writer sends what is left, then ends it
-            # (bounded by the drain deadline), never cut off in the middle of a frame.
-    except* (trio.BrokenResourceError, trio.ClosedResourceError):
-        _connection_lost(server, socket, sock, binding)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        _connection_lost(binding)
+    except Exception:
+        # One connection's failure must never take the server down with it.
+        log.exception("websocket connection failed")
     finally:
+        if binding.flush_scope is not None:
+            binding.flush_scope.cancel()  # nothing more is written but the close frame
         if not binding.decided:
-            # Cancelled from outside (hard shutdown), or the session just went away.
+            # Cancelled from outside (hard shutdown), or failed.
             _transport_lost(server, sock, binding, CloseReason.SERVER_SHUTTING_DOWN)
             binding.decide(ws.CloseCode.GOING_AWAY)
-        if not binding.probing:  # this WebSocket was the session's transport
-            sock.flush_now = None
-            sock.write_idle = None
-            sock.on_close = None
+        if sock.writer is binding:
+            sock.writer = None
         await socket.close(binding.close_code, binding.close_reason)
         server.transport_finished()
+        if counted:
+            server.connections -= 1
 
 
-async def _write_loop(
-    server: EngineServer,
-    socket: WebSocket,
-    sock: EngineSocket,
-    binding: _Binding,
-    done: trio.CancelScope,
-) -> None:
+async def _flush(binding: _Binding) -> None:
+    """Write what the socket did not take at once, then whatever was queued meanwhile.
+
+    The one write task of a connection, alive only while a write waits (a client reading
+    slowly). A stream with no file descriptor (TLS, in memory) has no write that does not
+    wait: there the flusher stays, sleeping on the session, rather than being started again
+    for every message. A closed session's last frames get ``_DRAIN_WAIT``: a client that
+    stopped reading would otherwise hold the connection forever.
+    """
+    sock, socket = binding.sock, binding.socket
+    state = sock.state
+    drain_timed_out = failed = False
     try:
-        await _write_until_done(socket, sock, binding)
+        with trio.CancelScope() as scope:
+            binding.flush_scope = scope
+            while not binding.decided:
+                if not state.is_open:
+                    _give_up_soon(scope)
+                if socket.unsent:
+                    await socket.flush_unsent()
+                elif not binding.probing and state.outbox:
+                    data = _take_frames(sock, socket)
+                    sock.wake_waiters()  # senders waiting for room
+                    await socket.send(data)
+                elif socket._fd < 0 and state.is_open:
+                    await sock.wait_changed()
+                else:
+                    break
+        drain_timed_out = scope.cancelled_caught and not binding.decided
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         # The client reset the connection while we wrote: that client is gone, nobody else.
-        _connection_lost(server, socket, sock, binding)
-    done.cancel()
+        _connection_lost(binding)
+    except Exception:
+        log.exception("websocket write failed")
+        failed = True
+    finally:
+        binding.flushing = False
+        binding.flush_scope = None
+    if failed:
+        if binding.scope is not None:
+            binding.scope.cancel()  # the reader ends the session, as if it had failed
+    elif drain_timed_out:
+        binding.end(ws.CloseCode.GOING_AWAY)
+    elif binding.decided:
+        binding.end(binding.close_code)
+    else:
+        binding.kick()  # what came meanwhile, or the end of a closed session
 
 
-def _connection_lost(
-    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
-) -> None:
-    socket.close_sent = True  # nothing more can be written
+def _give_up_soon(scope: trio.CancelScope) -> None:
+    scope.deadline = min(scope.deadline, trio.current_time() + _DRAIN_WAIT)
+
+
+def _connection_lost(binding: _Binding) -> None:
+    binding.socket.close_sent = True  # nothing more can be written
     binding.decide(None, "connection lost")
-    _transport_lost(server, sock, binding, CloseReason.TRANSPORT_ERROR)
-
-
-async def _write_until_done(socket: WebSocket, sock: EngineSocket, binding: _Binding) -> None:
-    state = sock.state
-    while True:
-        if socket.unsent:
-            await socket.flush_unsent()
-            continue
-        if binding.aborted:
-            return
-        if not binding.probing and state.outbox:
-            data = _take_frames(sock, socket)
-            sock.wake()  # senders waiting for room
-            await socket.send(data)
-            continue
-        if not state.is_open:
-            reason = state.close_reason or ""
-            binding.decide(_CLOSE_CODES.get(reason, ws.CloseCode.NORMAL), reason)
-            return
-        await sock.wait_changed()
+    _transport_lost(binding.server, binding.sock, binding, CloseReason.TRANSPORT_ERROR)
 
 
 def _take_frames(sock: EngineSocket, socket: WebSocket) -> bytes:
@@ -447,32 +577,6 @@ def _take_frames(sock: EngineSocket, socket: WebSocket) -> bytes:
     return b"".join(frames)
 
 
-def _bind(sock: EngineSocket, socket: WebSocket, scope: trio.CancelScope) -> None:
-    """Make ``socket`` the session's transport: its fast write path, and its end.
-
-    When the session closes, the connection gets ``_DRAIN_WAIT`` to send what is left; a
-    client that stopped reading would otherwise hold a blocked writer (and the connection)
-    forever.
-    """
-    sock.flush_now = partial(_write_fast, sock, socket)
-    sock.write_idle = socket.is_idle
-
-    def give_up_soon() -> None:
-        scope.deadline = min(scope.deadline, trio.current_time() + _DRAIN_WAIT)
-
-    sock.on_close = give_up_soon
-
-
-def _write_fast(sock: EngineSocket, socket: WebSocket) -> bool:
-    """The session's flush hook: send the outbox now if the socket is idle.
-
-    Returns True when done; False asks the writer task to do (or finish) it.
-    """
-    if not socket.can_write_now():
-        return False
-    return not socket.write_now(_take_frames(sock, socket))
-
-
 def _transport_lost(
     server: EngineServer, sock: EngineSocket, binding: _Binding, reason: str
 ) -> None:
@@ -490,6 +594,9 @@ async def _read_loop(
     server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
 ) -> None:
     state = sock.state
+    event: ws.WsEvent | None
+    packet: Packet | None
+    reply: WirePacket | None
     while True:
         try:
             events = await socket.receive()
@@ -509,7 +616,7 @@ async def _read_loop(
             if kind is ws.TextMessage or kind is ws.BinaryMessage:
                 assert isinstance(event, ws.TextMessage | ws.BinaryMessage)
                 if not state.is_open and not binding.probing:
-                    # The session is over and the writer is sending its last frames: keep
+                    # The session is over and a flusher is sending its last frames: keep
                     # reading (a client blocked on sending would never read them), discard.
                     continue
                 if trace.enabled():
@@ -527,8 +634,7 @@ async def _read_loop(
                     if outcome is UpgradeOutcome.COMPLETED:
                         binding.probing = False
                         sock._probe = None
-                        assert binding.scope is not None
-                        _bind(sock, socket, binding.scope)
+                        sock.writer = binding
                     elif outcome is UpgradeOutcome.ABORTED:
                         binding.decide(ws.CloseCode.NORMAL, "upgrade aborted")
                         if sock._probe is binding:
@@ -566,3 +672,5 @@ async def _read_loop(
                 binding.decide(event.code, "")  # echo the client's code (RFC 6455 §5.5.1)
                 _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
                 return
+        # Idle until the next read: hold nothing of this batch (a few hundred bytes).
+        events = event = packet = data = reply = None

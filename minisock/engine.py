@@ -388,8 +388,6 @@ class EngineServer:
             return
         if not sock._reported_closed:
             sock._reported_closed = True
-            if sock.on_close is not None:
-                sock.on_close()
             log.debug("session closed: %s", state.close_reason)
             if trace.enabled():
                 trace.closed(state.eio_sid, sock.transport, state.close_reason or "")
@@ -500,7 +498,7 @@ class EngineServer:
                     await self.reject(http, request, reject, context=context, close=True)
                     break
                 if await self._dispatch(http, request):
-                    return  # a WebSocket took the stream over and closed it
+                    return  # a WebSocket took the stream over
                 if not await http.finish_request():
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError):

@@ -1,16 +1,18 @@
 """The application's handle on one Engine.IO session.
 
 An :class:`EngineSocket` wraps the pure :class:`~minisock.proto.eio_session.EngineSession`
-with the one trio object a session needs: a parking lot where whoever drains the outbox
-(a pending long-poll GET, or the WebSocket writer) and senders waiting for room sleep.
-An idle session owns no task of its own; the server's timer heap wakes it when needed.
+with the one trio object a session may need: a parking lot where a pending long-poll GET and
+senders waiting for room sleep, made the first time someone waits. A WebSocket transport
+waits on nothing: it registers itself as the session's :class:`Writer` and is told when the
+session changes. An idle session owns no task of its own; the server's timer heap wakes it
+when needed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -22,37 +24,93 @@ from minisock.request import Request
 if TYPE_CHECKING:
     from minisock.engine import EngineServer
 
-__all__ = ["EngineSocket"]
+__all__ = ["EngineSocket", "Writer"]
+
+# Words that every session's handshake request repeats: one shared copy of each, rather
+# than one per idle session (a header name is 40 to 60 bytes, a query key about 55). A fixed
+# list: words a client makes up are not kept for good.
+_SHARED_BYTES = {
+    word: word
+    for word in (
+        b"accept",
+        b"accept-encoding",
+        b"accept-language",
+        b"authorization",
+        b"cache-control",
+        b"connection",
+        b"cookie",
+        b"host",
+        b"origin",
+        b"pragma",
+        b"referer",
+        b"sec-websocket-extensions",
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"upgrade",
+        b"user-agent",
+        b"x-forwarded-for",
+        b"13",
+        b"Upgrade",
+        b"websocket",
+        b"keep-alive",
+        b"no-cache",
+        b"*/*",
+    )
+}
+_SHARED_STRS = {
+    word: word
+    for word in ("GET", "POST", "1.0", "1.1", "EIO", "4", "transport", "websocket", "polling")
+}
+_SHARED_STRS.update({word: word for word in ("sid", "t", "j", "b64")})
+
+
+def _share_words(request: Request) -> None:
+    """Swap the handshake request's common words for shared copies (equal values: what the
+    application sees does not change). Once per session, so a kept request costs less."""
+    shared, strs = _SHARED_BYTES, _SHARED_STRS
+    request.headers = [(shared.get(k, k), shared.get(v, v)) for k, v in request.headers]
+    request.method = strs.get(request.method, request.method)
+    request.http_version = strs.get(request.http_version, request.http_version)
+    request.path = sys.intern(request.path)  # one of the engines' paths: few values
+    request.query = {strs.get(k, k): strs.get(v, v) for k, v in request.query.items()}
+
+
+class Writer(Protocol):
+    """What a WebSocket transport offers its session (``minisock/_websocket.py``)."""
+
+    def kick(self) -> None:
+        """The session changed (packets queued, closed): write now, or arrange to."""
+
+    def is_idle(self) -> bool:
+        """Whether no write is in flight."""
 
 
 class EngineSocket:
     """One client session. Send with :meth:`send`; close with :meth:`close`."""
 
     __slots__ = (
+        "_data",
         "_lot",
         "_probe",
         "_reported_closed",
         "_server",
         "app",
         "claims",
-        "data",
-        "flush_now",
         "identity",
-        "on_close",
         "poll_wait",
         "request",
         "state",
         "timer_at",
-        "write_idle",
+        "writer",
     )
 
     def __init__(self, server: EngineServer, state: EngineSession, request: Request) -> None:
         self._server = server
         self.state = state
+        _share_words(request)
         self.request = request
         """The handshake request: headers, query and peer address."""
-        self.data: dict[str, Any] = {}
-        """Free space for the application (the decoded JWT user goes here, for instance)."""
+        self._data: dict[str, Any] | None = None
         self.identity: Any = None
         """Who the handshake's bearer token says this is (``None`` without authentication)."""
         self.claims: dict[str, Any] | None = None
@@ -60,17 +118,27 @@ class EngineSocket:
         self.app: Any = None
         """The per-session object of the layer above (the Socket.IO client state)."""
         self.timer_at = math.inf
-        self._lot = trio.lowlevel.ParkingLot()
-        self.on_close: Callable[[], None] | None = None
-        """Set by a WebSocket transport: called once when the session closes."""
-        self.flush_now: Callable[[], bool] | None = None
-        """Set by a WebSocket transport: sends the outbox at once if it can (True)."""
-        self.write_idle: Callable[[], bool] | None = None
-        """Set by a WebSocket transport: whether no write is in flight."""
-        self._probe: Any = None
+        self._lot: trio.lowlevel.ParkingLot | None = None
+        self.writer: Writer | None = None
+        """The WebSocket carrying the session, once it has one."""
+        self._probe: Writer | None = None
+        """A WebSocket probing to upgrade this polling session."""
         self.poll_wait: trio.CancelScope | None = None
         """Set by a long-poll GET while it waits (watching its socket): :meth:`wake` ends it."""
         self._reported_closed = False
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Free space for the application (the decoded JWT user goes here, for instance);
+        made on first use."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
 
     @property
     def eio_sid(self) -> str:
@@ -99,8 +167,8 @@ class EngineSocket:
             return False
         if state.transport is Transport.POLLING:
             return state.poll_pending
-        write_idle = self.write_idle
-        return write_idle is not None and write_idle()
+        writer = self.writer
+        return writer is not None and writer.is_idle()
 
     def send_nowait(self, data: str | bytes) -> None:
         """Queue a message without waiting.
@@ -136,9 +204,11 @@ class EngineSocket:
 
     def _queue(self, wires: list[WirePacket]) -> None:
         self.state.outbox.extend(wires)
-        flush_now = self.flush_now
-        if flush_now is None or not flush_now():
-            self.wake()
+        writer = self.writer
+        if writer is not None:
+            writer.kick()
+        else:
+            self.wake_waiters()
 
     async def send_wires(self, wires: list[WirePacket]) -> None:
         """Like :meth:`send_wires_nowait`, waiting while the outbox is full."""
@@ -147,7 +217,7 @@ class EngineSocket:
             try:
                 self.send_wires_nowait(wires)
             except trio.WouldBlock:
-                await self._lot.park()
+                await self.wait_changed()
             else:
                 break
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -161,14 +231,28 @@ class EngineSocket:
         self._server.fail_session(self, reason)
 
     def wake(self) -> None:
-        """Wake whoever waits on this session (transports, blocked senders)."""
-        self._lot.unpark_all()
+        """The session changed: tell its WebSocket (or the one probing it), wake the tasks
+        waiting on it (a long-poll GET, blocked senders)."""
+        self.wake_waiters()
+        writer = self.writer or self._probe
+        if writer is not None:
+            writer.kick()
+
+    def wake_waiters(self) -> None:
+        """Wake the tasks waiting on the session: those in :meth:`wait_changed` and a long-poll
+        GET (its :attr:`poll_wait`), not the WebSocket writer."""
+        lot = self._lot
+        if lot is not None:
+            lot.unpark_all()
         if self.poll_wait is not None:
             self.poll_wait.cancel()
 
     async def wait_changed(self) -> None:
-        """Sleep until :meth:`wake` is called."""
-        await self._lot.park()
+        """Sleep until :meth:`wake` (or :meth:`wake_waiters`) is called."""
+        lot = self._lot
+        if lot is None:
+            lot = self._lot = trio.lowlevel.ParkingLot()
+        await lot.park()
 
     def __repr__(self) -> str:
         state = "open" if self.state.is_open else f"closed ({self.state.close_reason})"

@@ -217,7 +217,7 @@ class RequestReader:
             framing = self._framing
             if framing == _NO_BODY:
                 break
-            if framing == _LENGTH or framing == _CHUNK_DATA:
+            if framing in (_LENGTH, _CHUNK_DATA):
                 if not buf:
                     break
                 take = min(self._left, len(buf))

@@ -15,46 +15,65 @@ Rules (the reference's ``client.ts``, made explicit):
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 
 from minisock.proto.sio import SioPacket, SioPacketType, SocketIOProtocolError
 
 __all__ = ["SioSession"]
 
+_NONE: frozenset[str] = frozenset()
+
 
 class SioSession:
     """Which namespaces this connection has joined, and its connect deadline."""
 
-    __slots__ = ("_connect_deadline", "connected", "connecting")
+    __slots__ = ("_connect_deadline", "_connecting", "connected")
 
     def __init__(self, now: float, connect_timeout: float) -> None:
         self.connected: dict[str, str] = {}
         """Namespace name -> Socket.IO sid."""
-        self.connecting: set[str] = set()
+        self._connecting: set[str] | None = None
+        """Made by the first CONNECT (most sessions are idle, and a set is 216 bytes)."""
         self._connect_deadline: float | None = now + connect_timeout
+
+    @property
+    def connecting(self) -> AbstractSet[str]:
+        """Namespaces whose CONNECT is being decided."""
+        return self._connecting or _NONE
 
     def check(self, packet: SioPacket) -> None:
         """Raise :class:`SocketIOProtocolError` when ``packet`` is not allowed now."""
         nsp = packet.nsp
         if packet.type is SioPacketType.CONNECT:
-            if nsp in self.connected or nsp in self.connecting:
+            connecting = self._connecting
+            if nsp in self.connected or (connecting is not None and nsp in connecting):
                 raise SocketIOProtocolError(f"invalid state: already connected to {nsp}")
         elif nsp not in self.connected:
             raise SocketIOProtocolError(f"invalid state: not connected to {nsp}")
 
     def begin_connect(self, nsp: str) -> None:
-        self.connecting.add(nsp)
+        if self._connecting is None:
+            self._connecting = set()
+        self._connecting.add(nsp)
 
     def connect_succeeded(self, nsp: str, sio_sid: str) -> None:
-        self.connecting.discard(nsp)
+        self._connect_done(nsp)
         self.connected[nsp] = sio_sid
         self._connect_deadline = None
 
     def connect_failed(self, nsp: str) -> None:
-        self.connecting.discard(nsp)
+        self._connect_done(nsp)
 
     def disconnected(self, nsp: str) -> None:
         self.connected.pop(nsp, None)
-        self.connecting.discard(nsp)
+        self._connect_done(nsp)
+
+    def _connect_done(self, nsp: str) -> None:
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.discard(nsp)
+            if not connecting:
+                self._connecting = None
 
     def next_deadline(self) -> float:
         return self._connect_deadline if self._connect_deadline is not None else math.inf

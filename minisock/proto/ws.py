@@ -170,7 +170,29 @@ class FrameParser:
     ``inflater`` is set once permessage-deflate was negotiated (RFC 7692): RSV1 is then
     allowed on the first frame of a data message, and such a message is inflated, fragment by
     fragment, by the inflater, which bounds the *inflated* size as well.
+
+    A parser lives as long as its connection, and most connections are idle: what only a
+    fragmented message needs (the parts, the UTF-8 decoder) is made when one starts, and
+    a buffer whose bytes were all parsed is emptied.
     """
+
+    __slots__ = (
+        "_buf",
+        "_chunks",
+        "_closed",
+        "_compressed",
+        "_decoder",
+        "_error",
+        "_header",
+        "_msg_frames",
+        "_msg_opcode",
+        "_msg_size",
+        "_pos",
+        "_texts",
+        "inflater",
+        "max_fragments",
+        "max_message_size",
+    )
 
     def __init__(self, *, max_message_size: int = 1_000_000, max_fragments: int = 1024) -> None:
         self.max_message_size = max_message_size
@@ -185,9 +207,9 @@ class FrameParser:
         self._msg_opcode: int | None = None
         self._msg_size = 0
         self._msg_frames = 0
-        self._chunks: list[bytes] = []
-        self._texts: list[str] = []
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._chunks: list[bytes] | None = None
+        self._texts: list[str] | None = None
+        self._decoder: codecs.IncrementalDecoder | None = None
         self._closed = False
         self._error: WebSocketProtocolError | None = None
 
@@ -211,11 +233,15 @@ class FrameParser:
         if self._closed:
             return None
         try:
-            return self._next_event()
+            event = self._next_event()
         except WebSocketProtocolError as exc:
             self._error = exc
             self._drop_buffers()
             raise
+        if event is None and self._pos and self._pos == len(self._buf):
+            del self._buf[:]  # all parsed: an idle connection keeps no bytes (nor capacity)
+            self._pos = 0
+        return event
 
     def events(self) -> list[WsEvent]:
         """Drain every event the buffered bytes hold."""
@@ -227,8 +253,7 @@ class FrameParser:
     def _drop_buffers(self) -> None:
         self._buf = bytearray()
         self._pos = 0
-        self._chunks = []
-        self._texts = []
+        self._chunks = self._texts = self._decoder = None
 
     def _next_event(self) -> WsEvent | None:
         while True:
@@ -358,21 +383,29 @@ class FrameParser:
             self._msg_opcode = opcode
             self._msg_size = 0
             self._msg_frames = 0
-            self._decoder.reset()
+            if opcode == _TEXT:
+                self._texts = []
+                self._decoder = codecs.getincrementaldecoder("utf-8")()
+            else:
+                self._chunks = []
         self._msg_size += len(payload)
         self._msg_frames += 1
-        if self._msg_opcode == _TEXT:
-            self._texts.append(self._decode_fragment(payload, fin))
+        texts, chunks = self._texts, self._chunks
+        if texts is not None:
+            texts.append(self._decode_fragment(payload, fin))
         else:
-            self._chunks.append(payload)
+            assert chunks is not None
+            chunks.append(payload)
         if not fin:
             return None
-        if self._msg_opcode == _TEXT:
-            message: WsEvent = TextMessage("".join(self._texts))
+        message: WsEvent
+        if texts is not None:
+            message = TextMessage("".join(texts))
         else:
-            message = BinaryMessage(b"".join(self._chunks))
+            assert chunks is not None
+            message = BinaryMessage(b"".join(chunks))
         self._msg_opcode = None
-        self._texts, self._chunks = [], []
+        self._texts = self._chunks = self._decoder = None
         return message
 
     def _decode_fragment(self, payload: bytes, final: bool) -> str:
@@ -381,14 +414,16 @@ class FrameParser:
         §5.6: "a particular text frame might include a partial UTF-8 sequence; however, the
         whole message MUST contain valid UTF-8".
         """
+        decoder = self._decoder
+        assert decoder is not None  # made when the message started
         try:
-            text = self._decoder.decode(payload, final)
+            text = decoder.decode(payload, final)
         except UnicodeDecodeError as exc:
             raise _not_utf8("text message", exc.reason) from exc
         if not final:
             # CPython's decoder holds back ED A0..ED BF (the start of a UTF-16 surrogate)
             # until the third byte arrives; no third byte can make it valid, so fail now.
-            pending = self._decoder.getstate()[0]
+            pending = decoder.getstate()[0]
             if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
                 raise _not_utf8("text message", "encoded surrogate")
         return text
