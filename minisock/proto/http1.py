@@ -83,6 +83,7 @@ class RequestReader:
         "_buf",
         "_framing",
         "_left",
+        "_scanned",
         "eof",
         "max_head_size",
         "max_headers",
@@ -100,6 +101,9 @@ class RequestReader:
         self._framing = _NO_BODY
         self._left = 0
         """Bytes left of the Content-Length body, or of the current chunk."""
+        self._scanned = 0
+        """How much of an incomplete head was already searched: a head trickled in byte by
+        byte must cost linear time, not quadratic (each read scans only the new bytes)."""
 
     def feed(self, data: bytes | bytearray) -> None:
         if data:
@@ -111,7 +115,13 @@ class RequestReader:
         """What was received past the last head (handed to a WebSocket after ``101``)."""
         data = bytes(self._buf)
         self._buf.clear()
+        self._scanned = 0
         return data
+
+    def clear(self) -> None:
+        """Let go of the buffer (the connection is over or desynchronised)."""
+        self._buf = bytearray()
+        self._scanned = 0
 
     @property
     def has_buffered(self) -> bool:
@@ -128,13 +138,16 @@ class RequestReader:
         """The next request head, or ``None`` until more bytes arrive (or at a clean EOF,
         when ``eof`` is set and nothing is buffered). Raises :class:`HttpError`."""
         buf = self._buf
-        end = buf.find(b"\r\n\r\n")
+        scanned = self._scanned
+        end = buf.find(b"\r\n\r\n", scanned - 3 if scanned > 3 else 0)
         if end < 0:
             # A request line alone ends with one CRLF and no header block.
             if buf.startswith(b"\r\n") or buf.startswith(b"\n"):
                 raise HttpError(400, "malformed HTTP request")
-            if _BARE_LF.search(buf):
+            # From the last byte already seen: a CR that ended the previous read.
+            if _BARE_LF.search(buf, scanned - 1 if scanned else 0):
                 raise HttpError(400, "malformed HTTP request")
+            self._scanned = len(buf)
             if len(buf) > self.max_head_size:
                 line_end = buf.find(b"\r\n")
                 if line_end < 0 or line_end > self.max_url_length:
@@ -145,6 +158,7 @@ class RequestReader:
             return None
         head = bytes(buf[: end + 2])  # the last line keeps its CRLF
         del buf[: end + 4]
+        self._scanned = 0
         return self._parse_head(head, end + 4)
 
     def _parse_head(self, head: bytes, size: int) -> RequestHead:

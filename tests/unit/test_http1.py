@@ -3,8 +3,11 @@ refusal with its status (RFC 9112; the hostile shapes of tests/security, one lay
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from minisock.proto import http1
 from minisock.proto.http1 import (
     HttpError,
     RequestHead,
@@ -78,6 +81,42 @@ def test_a_head_split_anywhere_waits_for_the_rest() -> None:
             head = r.next_head()
         assert head is not None and head.method == b"POST"
         assert whole_body(r) == b"hello"
+
+
+class _CountingSearch:
+    """Stands in for the bare-LF pattern and counts the bytes each search looks at."""
+
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self.pattern = pattern
+        self.scanned = 0
+
+    def search(self, buf: bytearray, pos: int = 0) -> re.Match[bytes] | None:
+        self.scanned += len(buf) - pos
+        return self.pattern.search(buf, pos)
+
+
+def test_a_head_trickled_byte_by_byte_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Review F2: rescanning the whole buffer on each read made a trickled head quadratic.
+    counting = _CountingSearch(http1._BARE_LF)
+    monkeypatch.setattr(http1, "_BARE_LF", counting)
+    data = b"GET /x HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 8000 + b"\r\n\r\n"
+    r = reader()
+    for i in range(len(data) - 1):
+        r.feed(data[i : i + 1])
+        assert r.next_head() is None
+    r.feed(data[-1:])
+    assert r.next_head() is not None
+    assert counting.scanned <= 2 * len(data)
+
+
+@pytest.mark.parametrize("bad", [b"\rX", b"\r\n\rX"])
+def test_a_bare_cr_split_across_reads_is_refused(bad: bytes) -> None:
+    r = reader()
+    r.feed(b"GET / HTTP/1.1\r\nHost: x" + bad[:-1])
+    assert r.next_head() is None
+    r.feed(bad[-1:])
+    with pytest.raises(HttpError):
+        r.next_head()
 
 
 def test_pipelined_requests_come_out_one_by_one() -> None:
