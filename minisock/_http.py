@@ -28,6 +28,7 @@ __all__ = ["BodyTooLargeError", "HttpConnection", "MalformedBodyError"]
 log = logging.getLogger("minisock.http")
 
 _READ_SIZE = 65536
+_UNSENDABLE = b'{"code":500,"message":"Internal server error"}'
 _DRAIN_LIMIT = 1 << 20  # bytes of an unread request body we swallow to keep a connection
 
 
@@ -294,7 +295,13 @@ class HttpConnection:
         if close:
             self._keep_alive = False
         length = None if status in (204, 304) else len(body)
-        out = response_head(status, content_type, length, headers, close)
+        try:
+            out = response_head(status, content_type, length, headers, close)
+        except ValueError as exc:
+            # A handler's header that would break the head: never sent, never a traceback.
+            log.error("cannot send a %d response (%s); answering 500", status, exc)
+            status, body, self._keep_alive = 500, _UNSENDABLE, False
+            out = response_head(500, "application/json", len(body), None, True)
         if body and self._method != b"HEAD":  # a HEAD answer declares the length, sends none
             out += body
         if status >= 300 and trace.enabled():

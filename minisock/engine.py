@@ -532,6 +532,10 @@ class EngineServer:
             return []
         if origin not in self.cors_origins and "*" not in self.cors_origins:
             return []
+        if not origin.isascii():
+            # Only "*" lets such an Origin through, and no browser sends one; it cannot be
+            # echoed in a header (the parser already refused every other unsendable byte).
+            return []
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self.cors_credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))

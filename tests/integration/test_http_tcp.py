@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ssl
 
+import pytest
 import trio
 import trio.testing
 import trustme
 
 from minisock import EngineServer
+from minisock.request import Request, Response
 from minisock.testing import (
     EventRecorder,
     HttpClient,
@@ -146,3 +148,69 @@ async def test_a_tls_head_that_never_completes_is_closed_unanswered() -> None:
                     await trio.sleep(0.01)
                 assert not server.sessions
                 nursery.cancel_scope.cancel()
+
+
+async def exchange(port: int, request: bytes) -> bytes:
+    """Send one raw request and read until the server closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(request)
+    data = await read_until_closed(stream)
+    await stream.aclose()
+    return data
+
+
+async def test_a_non_ascii_origin_is_never_echoed(caplog: pytest.LogCaptureFixture) -> None:
+    """Review F3: an Origin with obs-text under cors "*" is answered without CORS headers
+    (no browser sends one) instead of failing after the session was made."""
+    server = EngineServer(cors_origins=["*"])
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            request = (
+                f"GET {eio_target()} HTTP/1.1\r\nHost: a\r\nOrigin: http://\xe9.com\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode("latin-1")
+            data = await exchange(port, request)
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"access-control-allow-origin" not in data.lower()
+            plain = b"Origin: http://e.com\r\n".join(request.split(b"Origin: http://\xe9.com\r\n"))
+            assert b"Access-Control-Allow-Origin: http://e.com\r\n" in await exchange(port, plain)
+    assert "connection handler failed" not in caplog.text
+
+
+async def test_non_ascii_requested_headers_are_not_echoed_in_a_preflight(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = EngineServer(cors_origins=["http://e.com"])
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            head = "OPTIONS /engine.io/ HTTP/1.1\r\nHost: a\r\nOrigin: http://e.com\r\nConnection: close\r\n"
+            data = await exchange(
+                port, (head + "Access-Control-Request-Headers: x\xff\r\n\r\n").encode("latin-1")
+            )
+            assert data.startswith(b"HTTP/1.1 204 ")
+            assert b"Access-Control-Allow-Origin: http://e.com\r\n" in data
+            assert b"access-control-allow-headers" not in data.lower()
+            data = await exchange(
+                port, (head + "Access-Control-Request-Headers: x-a\r\n\r\n").encode()
+            )
+            assert b"Access-Control-Allow-Headers: x-a\r\n" in data
+    assert "connection handler failed" not in caplog.text
+
+
+async def test_a_route_header_that_would_split_the_response_gets_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review F10: the writer refuses the header; the client still gets an answer."""
+    server = EngineServer()
+
+    @server.route("GET", "/split")
+    async def split(request: Request) -> Response:
+        return Response(200, [("X-Evil", "a\r\nSet-Cookie: b=c")], b"hi")
+
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            data = await exchange(port, b"GET /split HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 500 ")
+    assert b"Set-Cookie" not in data and b"Connection: close\r\n" in data
+    assert "connection handler failed" not in caplog.text
+    assert "cannot send a 200 response" in caplog.text
