@@ -217,14 +217,18 @@ class HttpConnection:
             await trio.lowlevel.checkpoint()
         self._method = head.method
         self._keep_alive = head.keep_alive
-        return Request(
-            method=head.method.decode("ascii"),
-            target=head.target.decode("ascii"),
-            headers=head.headers,
-            peer=self.peer,
-            http_version=head.http_version.decode("ascii"),
-            secure=self.secure,
-        )
+        try:
+            return Request(
+                method=head.method.decode("ascii"),
+                target=head.target.decode("ascii"),
+                headers=head.headers,
+                peer=self.peer,
+                http_version=head.http_version.decode("ascii"),
+                secure=self.secure,
+            )
+        except ValueError:  # a target urlsplit refuses, such as "http://[/"
+            await self._answer_framing_error(400, "malformed HTTP request")
+            return None
 
     async def _body_part(self, reader: RequestReader) -> bytes:
         """The body bytes available, reading once if none are; ``body_timeout`` bounds each

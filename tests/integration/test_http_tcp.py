@@ -214,3 +214,19 @@ async def test_a_route_header_that_would_split_the_response_gets_500(
     assert b"Set-Cookie" not in data and b"Connection: close\r\n" in data
     assert "connection handler failed" not in caplog.text
     assert "cannot send a 200 response" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "target", [b"http://[/engine.io/?EIO=4&transport=polling", b"//[x/engine.io/", b"http://h][1/"]
+)
+async def test_a_target_urlsplit_refuses_gets_400(
+    target: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review F4: the ValueError from urlsplit used to escape with a traceback."""
+    server = EngineServer()
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            data = await exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 400 ")
+    assert data.endswith(b'{"code":3,"message":"malformed HTTP request"}')
+    assert "connection handler failed" not in caplog.text
