@@ -207,6 +207,7 @@ class HttpConnection:
         except HttpError as exc:
             # Never the offending line itself in the answer: it may hold a sid or a token.
             log.debug("refusing a malformed HTTP request with %d", exc.status)
+            reader.clear()  # the stream is desynchronised: nothing buffered is of use
             await self._answer_framing_error(exc.status, exc.message)
             return None
         if head is None:
@@ -377,6 +378,9 @@ class HttpConnection:
 
     async def aclose(self) -> None:
         """Close after letting the client read what we sent (avoids a reset eating it)."""
+        # The timer heap keeps this object until its last deadline: let the buffer go now.
+        self.read_deadline = math.inf
+        self._reader = None
         stream = self.stream
         with trio.move_on_after(1.0) as scope:
             scope.shield = True

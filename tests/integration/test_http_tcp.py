@@ -183,7 +183,10 @@ async def test_non_ascii_requested_headers_are_not_echoed_in_a_preflight(
     server = EngineServer(cors_origins=["http://e.com"])
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
-            head = "OPTIONS /engine.io/ HTTP/1.1\r\nHost: a\r\nOrigin: http://e.com\r\nConnection: close\r\n"
+            head = (
+                "OPTIONS /engine.io/ HTTP/1.1\r\nHost: a\r\nOrigin: http://e.com\r\n"
+                "Connection: close\r\n"
+            )
             data = await exchange(
                 port, (head + "Access-Control-Request-Headers: x\xff\r\n\r\n").encode("latin-1")
             )
@@ -230,3 +233,23 @@ async def test_a_target_urlsplit_refuses_gets_400(
     assert data.startswith(b"HTTP/1.1 400 ")
     assert data.endswith(b'{"code":3,"message":"malformed HTTP request"}')
     assert "connection handler failed" not in caplog.text
+
+
+async def test_closed_connections_leave_no_buffers_in_the_timer_heap() -> None:
+    """Review F5: the read timer heap keeps a connection until its deadline; what it keeps
+    of a closed one must be small (no request buffer), whatever the client sent."""
+    server = EngineServer(head_timeout=60)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            for tail in (b"X: " + b"a" * 16_000, b"X: a\n" + b"b" * 16_000):
+                for _ in range(20):
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\n" + tail)
+                    if b"\n" in tail:  # a bare LF: refused with 400 at once
+                        assert (await read_until_closed(stream)).startswith(b"HTTP/1.1 400 ")
+                    await stream.aclose()
+            while server.connections:
+                await trio.sleep(0.01)
+            kept = [entry[-1] for entry in server._read_timers._heap]
+            assert kept
+            assert all(http._reader is None for http in kept)
