@@ -101,7 +101,8 @@ class HttpConnection:
         self._method = b""
         self._keep_alive = True
         self.read_deadline = math.inf
-        """When the read under way must have finished; ``inf`` while not reading."""
+        """When the read (or the wait for room to write) under way must have finished;
+        ``inf`` while neither waits."""
         self.timer_at = math.inf
         self.timed_out = False
 
@@ -154,22 +155,40 @@ class HttpConnection:
 
     async def _write(self, data: bytes) -> None:
         """Send ``data``: straight into a plain socket when the kernel takes all of it (no
-        scheduler pass; the read that follows is the checkpoint), else through trio."""
+        scheduler pass; the read that follows is the checkpoint), else wait for room.
+
+        A client that stops reading must not hold its connection (and a connection slot)
+        for ever: each wait for room may last ``body_timeout``, the idle limit that bounds
+        a body read; the timer heap then closes the socket. Over TLS, where progress is not
+        visible here, the whole remainder gets that long.
+        """
         sock = self._socket
-        if sock is not None:
+        if sock is None:
+            self._arm(trio.current_time() + self.body_timeout)
+            try:
+                await self.stream.send_all(data)
+            finally:
+                self.read_deadline = math.inf
+            return
+        view = memoryview(data)
+        while True:
             fd = sock.fileno()
             if fd < 0:
                 raise trio.ClosedResourceError("the connection was closed")
             try:
-                written = os.write(fd, data)
+                written = os.write(fd, view)
             except BlockingIOError:
                 written = 0
             except OSError as exc:
                 raise trio.BrokenResourceError(exc) from exc
-            if written == len(data):
+            if written == len(view):
                 return
-            data = data[written:]
-        await self.stream.send_all(data)
+            view = view[written:]
+            self._arm(trio.current_time() + self.body_timeout)
+            try:
+                await trio.lowlevel.wait_writable(sock)
+            finally:
+                self.read_deadline = math.inf
 
     async def _receive(self, reader: RequestReader) -> None:
         """Read once into ``reader`` (``b""`` at the end); the deadline is already armed."""

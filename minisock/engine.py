@@ -158,6 +158,8 @@ class EngineServer:
         """Open TCP connections right now (HTTP and WebSocket)."""
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
+        """How long an HTTP request body read, or a response write, may wait without any
+        progress before the connection is closed (a client that stops reading)."""
         self.shutdown_timeout = shutdown_timeout
         self.handshake_check = handshake_check
         self.allow_request = allow_request

@@ -8,6 +8,7 @@ generous limit, never for a duration.
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 import pytest
@@ -253,3 +254,50 @@ async def test_closed_connections_leave_no_buffers_in_the_timer_heap() -> None:
             kept = [entry[-1] for entry in server._read_timers._heap]
             assert kept
             assert all(http._reader is None for http in kept)
+
+
+def big_route_server(size: int, body_timeout: float) -> EngineServer:
+    server = EngineServer(body_timeout=body_timeout)
+
+    @server.route("GET", "/big")
+    async def big(request: Request) -> Response:
+        return Response(200, [], b"x" * size)
+
+    return server
+
+
+async def test_a_client_that_never_reads_its_answer_is_closed() -> None:
+    """Review F1: a response write that makes no progress for body_timeout ends the
+    connection, which then no longer counts against max_connections."""
+    server = big_route_server(8_000_000, body_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            sock = trio.socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            await sock.connect(("127.0.0.1", port))
+            await sock.send(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            while not server.connections:
+                await trio.sleep(0.01)
+            while server.connections:  # never read: only the write timeout ends it
+                await trio.sleep(0.01)
+            sock.close()
+
+
+async def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
+    """The write timeout bounds a wait without progress, not the whole answer."""
+    size = 2_000_000
+    server = big_route_server(size, body_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(b"GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                data += chunk
+                await trio.sleep(0.02)  # about 3 MB/s: the answer takes over 0.3 s
+            await stream.aclose()
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"\r\n\r\n" + b"x" * size)
