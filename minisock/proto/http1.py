@@ -84,6 +84,7 @@ class RequestReader:
         "_framing",
         "_left",
         "_scanned",
+        "_trailer_lines",
         "eof",
         "max_head_size",
         "max_headers",
@@ -101,6 +102,7 @@ class RequestReader:
         self._framing = _NO_BODY
         self._left = 0
         """Bytes left of the Content-Length body, or of the current chunk."""
+        self._trailer_lines = 0
         self._scanned = 0
         """How much of an incomplete head was already searched: a head trickled in byte by
         byte must cost linear time, not quadratic (each read scans only the new bytes)."""
@@ -249,15 +251,22 @@ class RequestReader:
                 self._framing = _CHUNK_HEAD
             else:  # _CHUNK_HEAD or _TRAILERS: one line
                 line_end = buf.find(b"\r\n")
-                if line_end < 0:
-                    if len(buf) > _MAX_CHUNK_LINE:
-                        raise HttpError(400, "malformed request body")
+                # A trailer block has what is left of max_head_size (in _left) and
+                # max_headers lines; a chunk-size line has _MAX_CHUNK_LINE.
+                limit = _MAX_CHUNK_LINE if framing == _CHUNK_HEAD else self._left
+                if line_end < 0 and len(buf) <= limit:
                     break
+                if line_end < 0 or line_end > limit:
+                    raise self._line_too_long(framing)
                 line = bytes(buf[:line_end])
                 del buf[: line_end + 2]
                 if framing == _TRAILERS:
+                    self._left -= line_end + 2
+                    self._trailer_lines += 1
                     if not line:
                         self._framing = _NO_BODY
+                    elif self._trailer_lines > self.max_headers:
+                        raise HttpError(431, f"more than {self.max_headers} trailer fields")
                     elif _FIELD_LINES.fullmatch(line + b"\r\n") is None:
                         raise HttpError(400, "malformed request body")
                     continue
@@ -268,7 +277,11 @@ class RequestReader:
                 if size:
                     self._framing, self._left = _CHUNK_DATA, size
                 else:
-                    self._framing = _TRAILERS
+                    self._framing, self._left, self._trailer_lines = (
+                        _TRAILERS,
+                        self.max_head_size,
+                        0,
+                    )
         if parts:
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if self._framing == _NO_BODY:
@@ -276,6 +289,11 @@ class RequestReader:
         if self.eof:
             raise HttpError(400, "malformed request body")
         return None
+
+    def _line_too_long(self, framing: int) -> HttpError:
+        if framing == _CHUNK_HEAD:
+            return HttpError(400, "malformed request body")
+        return HttpError(431, f"trailers over {self.max_head_size} bytes")
 
 
 def _content_length(value: bytes, seen: bytes | None) -> bytes:

@@ -270,6 +270,7 @@ def test_an_eof_inside_a_head_or_a_body_is_malformed() -> None:
         b"1" * 2000,
         b"0\r\nBad : trailer\r\n\r\n",
         b"11111111111111111\r\n",
+        b"1;" + b"e" * 2000 + b"\r\nx\r\n0\r\n\r\n",
     ],
     ids=[
         "two-bytes-instead-of-crlf",
@@ -279,12 +280,41 @@ def test_an_eof_inside_a_head_or_a_body_is_malformed() -> None:
         "endless-size-line",
         "bad-trailer",
         "size-over-16-digits",
+        "long-size-line-in-one-read",
     ],
 )
 def test_bad_chunk_framing(body: bytes) -> None:
     head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     status, message = refusal(head + body)
     assert (status, message) == (400, "malformed request body")
+
+
+CHUNKED = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+
+
+@pytest.mark.parametrize(
+    ("trailers", "message"),
+    [
+        (b"A: b\r\n" * 101, "more than 100 trailer fields"),
+        (b"A: " + b"b" * 17_000 + b"\r\n\r\n", "trailers over 16384 bytes"),
+        (b"A: " + b"b" * 17_000, "trailers over 16384 bytes"),
+        (
+            b"A: " + b"b" * 9000 + b"\r\nB: " + b"b" * 9000 + b"\r\n\r\n",
+            "trailers over 16384 bytes",
+        ),
+    ],
+    ids=["too-many", "one-long-line", "one-long-unfinished-line", "long-in-total"],
+)
+def test_trailers_are_bounded_like_a_head(trailers: bytes, message: str) -> None:
+    # Review F6: trailer lines were neither counted nor limited.
+    assert refusal(CHUNKED + trailers) == (431, message)
+
+
+def test_trailers_within_the_limits_are_accepted() -> None:
+    r = reader()
+    r.feed(CHUNKED + b"A: b\r\n" * 99 + b"B: " + b"b" * 15_000 + b"\r\n\r\n")
+    assert r.next_head() is not None
+    assert whole_body(r) == b"abc" and r.body_done
 
 
 def test_response_heads() -> None:
