@@ -56,6 +56,7 @@ class HttpConnection:
     stream over."""
 
     __slots__ = (
+        "_body_deadline",
         "_keep_alive",
         "_method",
         "_reader",
@@ -66,6 +67,7 @@ class HttpConnection:
         "head_timeout",
         "peer",
         "read_deadline",
+        "request_timeout",
         "secure",
         "stream",
         "timed_out",
@@ -83,6 +85,7 @@ class HttpConnection:
         max_headers: int = 100,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
+        request_timeout: float = 300.0,
         secure: bool = False,
     ) -> None:
         self.stream = stream
@@ -96,6 +99,9 @@ class HttpConnection:
         self._timers = timers
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
+        self.request_timeout = request_timeout
+        self._body_deadline = math.inf
+        """When the body being read must be complete (set at its first wait for data)."""
         self.detached = False
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
         self._method = b""
@@ -237,6 +243,7 @@ class HttpConnection:
             await trio.lowlevel.checkpoint()
         self._method = head.method
         self._keep_alive = head.keep_alive
+        self._body_deadline = math.inf
         try:
             return Request(
                 method=head.method.decode("ascii"),
@@ -252,7 +259,7 @@ class HttpConnection:
 
     async def _body_part(self, reader: RequestReader) -> bytes:
         """The body bytes available, reading once if none are; ``body_timeout`` bounds each
-        wait for data (an idle timeout)."""
+        wait for data (an idle timeout), ``request_timeout`` the whole body (a trickle)."""
         while True:
             try:
                 part = reader.body_part()
@@ -260,7 +267,10 @@ class HttpConnection:
                 raise MalformedBodyError from exc
             if part is not None:
                 return part
-            self._arm(trio.current_time() + self.body_timeout)
+            now = trio.current_time()
+            if self._body_deadline == math.inf:
+                self._body_deadline = now + self.request_timeout
+            self._arm(min(now + self.body_timeout, self._body_deadline))
             try:
                 await self._receive(reader)
             except _PeerGone as exc:

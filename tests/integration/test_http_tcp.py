@@ -8,6 +8,7 @@ generous limit, never for a duration.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 
@@ -301,3 +302,31 @@ async def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
             await stream.aclose()
     assert data.startswith(b"HTTP/1.1 200 ")
     assert data.endswith(b"\r\n\r\n" + b"x" * size)
+
+
+async def test_a_body_trickled_past_request_timeout_is_cut() -> None:
+    """Review F6: body_timeout bounds each gap; request_timeout the whole body."""
+    server = EngineServer(body_timeout=0.3, request_timeout=0.5)
+    events = EventRecorder(server)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                target = eio_target(sid=sid)
+                head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n4"
+
+                async def trickle() -> None:
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        await stream.send_all(head.encode())
+                        for _ in range(999):
+                            await trio.sleep(0.05)
+                            await stream.send_all(b"x")
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(trickle)
+                    assert not (await read_until_closed(stream)).startswith(b"HTTP/1.1 2")
+                    nursery.cancel_scope.cancel()
+                await stream.aclose()
+                assert (await eio_post(client, sid, "4after")).body == b"ok"
+            assert events.messages_of(sid) == ["after"]
