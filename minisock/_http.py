@@ -57,6 +57,7 @@ class HttpConnection:
 
     __slots__ = (
         "_body_deadline",
+        "_continue",
         "_keep_alive",
         "_method",
         "_reader",
@@ -100,6 +101,8 @@ class HttpConnection:
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
         self.request_timeout = request_timeout
+        self._continue = False
+        """The client awaits ``100 Continue``, not sent yet (sent at the first body read)."""
         self._body_deadline = math.inf
         """When the body being read must be complete (set at its first wait for data)."""
         self.detached = False
@@ -243,6 +246,7 @@ class HttpConnection:
             await trio.lowlevel.checkpoint()
         self._method = head.method
         self._keep_alive = head.keep_alive
+        self._continue = head.expect_continue
         self._body_deadline = math.inf
         try:
             return Request(
@@ -267,6 +271,9 @@ class HttpConnection:
                 raise MalformedBodyError from exc
             if part is not None:
                 return part
+            if self._continue:
+                self._continue = False
+                await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
             now = trio.current_time()
             if self._body_deadline == math.inf:
                 self._body_deadline = now + self.request_timeout
@@ -325,7 +332,7 @@ class HttpConnection:
         ``Connection: close`` goes out when asked, or when the client will not keep the
         connection (it said ``close``, or spoke HTTP/1.0).
         """
-        close = close or not self._keep_alive
+        close = close or not self._keep_alive or self._continue  # see finish_request
         if close:
             self._keep_alive = False
         length = None if status in (204, 304) else len(body)
@@ -382,6 +389,8 @@ class HttpConnection:
         if reader is None or not self._keep_alive:
             return False
         if not reader.body_done:
+            if self._continue:
+                return False  # a body never asked for may never come: close, not drain
             try:
                 await self._drain_body(reader)
             except Exception:

@@ -50,7 +50,7 @@ class HttpError(Exception):
 class RequestHead:
     """A parsed request head. Header names are lowercase bytes, values as sent (OWS cut)."""
 
-    __slots__ = ("headers", "http_version", "keep_alive", "method", "target")
+    __slots__ = ("expect_continue", "headers", "http_version", "keep_alive", "method", "target")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class RequestHead:
         http_version: bytes,
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
+        expect_continue: bool = False,
     ) -> None:
         self.method = method
         self.target = target
@@ -66,6 +67,8 @@ class RequestHead:
         self.headers = headers
         self.keep_alive = keep_alive
         """False when the client asked to close after this request (or spoke HTTP/1.0)."""
+        self.expect_continue = expect_continue
+        """The client waits for ``100 Continue`` before it sends the body (HTTP/1.1 only)."""
 
 
 # Body framing states.
@@ -189,6 +192,7 @@ class RequestReader:
         unknown_coding = False
         hosts = 0
         keep_alive = version == b"1.1"
+        expect_continue = False
         for line in lines:
             name, _, value = line.partition(b":")
             name = name.lower()
@@ -203,6 +207,12 @@ class RequestReader:
                 hosts += 1
             elif name == b"connection" and b"close" in _comma_tokens(value):
                 keep_alive = False
+            elif name == b"expect" and version == b"1.1":
+                # As Node: 100-continue is honoured, any other expectation refused (417);
+                # HTTP/1.0 has no Expect and it is ignored there.
+                if value.lower() != b"100-continue":
+                    raise HttpError(417, "unsupported Expect")
+                expect_continue = True
         if codings and length is not None:
             # RFC 9112 §6.3: the smuggling shape; refuse and close rather than guess.
             raise HttpError(400, "Content-Length together with Transfer-Encoding")
@@ -217,7 +227,7 @@ class RequestReader:
             self._framing, self._left = _LENGTH, int(length)
         else:
             self._framing = _NO_BODY
-        return RequestHead(method, target, version, headers, keep_alive)
+        return RequestHead(method, target, version, headers, keep_alive, expect_continue)
 
     # ------------------------------------------------------------------ body
 

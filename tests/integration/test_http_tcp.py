@@ -330,3 +330,40 @@ async def test_a_body_trickled_past_request_timeout_is_cut() -> None:
                 await stream.aclose()
                 assert (await eio_post(client, sid, "4after")).body == b"ok"
             assert events.messages_of(sid) == ["after"]
+
+
+async def test_expect_100_continue_gets_100_before_the_body_is_sent() -> None:
+    """Review F7: as Node's http server (which sends 100 at once), the client hears
+    ``100 Continue`` before it must send the body; here at the first read of it."""
+    server = EngineServer(body_timeout=60)
+    events = EventRecorder(server)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(
+                f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                "Expect: 100-continue\r\nConnection: close\r\n\r\n".encode()
+            )
+            assert await stream.receive_some(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            await stream.send_all(b"4hello")
+            data = await read_until_closed(stream)
+            await stream.aclose()
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok")
+    assert events.messages_of(sid) == ["hello"]
+
+
+async def test_an_early_answer_to_expect_100_continue_closes_instead_of_draining() -> None:
+    """The client never sends a body it was not asked for: waiting to drain it would hold
+    the connection for body_timeout."""
+    server = EngineServer(body_timeout=60)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            request = (
+                b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            data = await exchange(port, request)
+    assert data.startswith(b"HTTP/1.1 404 ") and b"100 Continue" not in data
+    assert b"\r\nConnection: close\r\n" in data

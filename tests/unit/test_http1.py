@@ -152,6 +152,14 @@ def test_connection_close_and_http_1_0_do_not_keep_alive() -> None:
     assert head_of(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n").keep_alive
 
 
+def test_expect_100_continue_is_flagged_in_http_1_1_only() -> None:
+    # Review F7: as Node, which ignores Expect in HTTP/1.0.
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n"
+    assert head_of(post).expect_continue
+    assert not head_of(post.replace(b"1.1", b"1.0")).expect_continue
+    assert not head_of(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect_continue
+
+
 def test_a_clean_eof_between_requests_is_no_error() -> None:
     r = reader()
     r.feed(b"")
@@ -163,6 +171,11 @@ def test_a_clean_eof_between_requests_is_no_error() -> None:
     [
         pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="leading-empty-line"),
         pytest.param(b"GET / HTTP/1.1\nHost: x\n\n", 400, id="bare-lf"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: foo\r\n\r\nx",
+            417,
+            id="unknown-expectation",
+        ),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400, id="bare-cr"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400, id="obs-fold"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nBad : x\r\n\r\n", 400, id="space-before-colon"),
