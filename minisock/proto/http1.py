@@ -216,6 +216,9 @@ class RequestReader:
         if codings and length is not None:
             # RFC 9112 §6.3: the smuggling shape; refuse and close rather than guess.
             raise HttpError(400, "Content-Length together with Transfer-Encoding")
+        if codings and version == b"1.0":
+            # RFC 9112 §6.1: faulty framing in 1.0, whatever the coding says.
+            raise HttpError(400, "Transfer-Encoding in HTTP/1.0")
         if codings > 1 or unknown_coding:
             raise HttpError(501, "unsupported Transfer-Encoding")
         if hosts > 1 or (hosts == 0 and version == b"1.1"):

@@ -176,6 +176,11 @@ def test_a_clean_eof_between_requests_is_no_error() -> None:
             417,
             id="unknown-expectation",
         ),
+        pytest.param(
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            400,
+            id="transfer-encoding-in-1.0",
+        ),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400, id="bare-cr"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400, id="obs-fold"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nBad : x\r\n\r\n", 400, id="space-before-colon"),
