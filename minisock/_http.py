@@ -179,7 +179,7 @@ class HttpConnection:
             finally:
                 self.read_deadline = math.inf
             return
-        view = memoryview(data)
+        view: bytes | memoryview = data  # a view only once the kernel took a part
         while True:
             fd = sock.fileno()
             if fd < 0:
@@ -192,7 +192,7 @@ class HttpConnection:
                 raise trio.BrokenResourceError(exc) from exc
             if written == len(view):
                 return
-            view = view[written:]
+            view = memoryview(view)[written:]
             self._arm(trio.current_time() + self.body_timeout)
             try:
                 await trio.lowlevel.wait_writable(sock)
