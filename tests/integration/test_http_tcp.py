@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -66,20 +67,37 @@ async def test_an_idle_keep_alive_connection_is_closed_after_head_timeout() -> N
             assert sid in server.sessions  # the session outlives its connections
 
 
-async def test_a_stalled_body_is_cut_and_the_session_goes_on() -> None:
-    server = EngineServer(body_timeout=0.3)
+async def send_then_stall(stream: trio.SocketStream, head: bytes) -> None:
+    await stream.send_all(head + b"4stalled")
+
+
+async def send_then_trickle(stream: trio.SocketStream, head: bytes) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(head + b"4")
+        for _ in range(999):
+            await trio.sleep(0.05)
+            await stream.send_all(b"x")
+
+
+@pytest.mark.parametrize("send", [send_then_stall, send_then_trickle], ids=["idle", "trickle"])
+async def test_a_slow_body_is_cut_and_the_session_goes_on(
+    send: Callable[[trio.SocketStream, bytes], Awaitable[None]],
+) -> None:
+    """body_timeout bounds each gap in a body; request_timeout (review F6) the whole body."""
+    server = EngineServer(body_timeout=0.3, request_timeout=0.5)
     events = EventRecorder(server)
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
             async with await HttpClient.open(port) as client:
                 sid, _ = await eio_handshake(client)
-                stalled = await trio.open_tcp_stream("127.0.0.1", port)
-                head = (
-                    f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n"
-                )
-                await stalled.send_all(head.encode() + b"4stalled")
-                assert not (await read_until_closed(stalled)).startswith(b"HTTP/1.1 2")
-                await stalled.aclose()
+                slow = await trio.open_tcp_stream("127.0.0.1", port)
+                target = eio_target(sid=sid)
+                head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(send, slow, head.encode())
+                    assert not (await read_until_closed(slow)).startswith(b"HTTP/1.1 2")
+                    nursery.cancel_scope.cancel()
+                await slow.aclose()
                 assert (await eio_post(client, sid, "4after")).body == b"ok"
             assert events.messages_of(sid) == ["after"]
 
@@ -302,34 +320,6 @@ async def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
             await stream.aclose()
     assert data.startswith(b"HTTP/1.1 200 ")
     assert data.endswith(b"\r\n\r\n" + b"x" * size)
-
-
-async def test_a_body_trickled_past_request_timeout_is_cut() -> None:
-    """Review F6: body_timeout bounds each gap; request_timeout the whole body."""
-    server = EngineServer(body_timeout=0.3, request_timeout=0.5)
-    events = EventRecorder(server)
-    with trio.fail_after(LIMIT):
-        async with running_server(server) as port:
-            async with await HttpClient.open(port) as client:
-                sid, _ = await eio_handshake(client)
-                stream = await trio.open_tcp_stream("127.0.0.1", port)
-                target = eio_target(sid=sid)
-                head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n4"
-
-                async def trickle() -> None:
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                        await stream.send_all(head.encode())
-                        for _ in range(999):
-                            await trio.sleep(0.05)
-                            await stream.send_all(b"x")
-
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(trickle)
-                    assert not (await read_until_closed(stream)).startswith(b"HTTP/1.1 2")
-                    nursery.cancel_scope.cancel()
-                await stream.aclose()
-                assert (await eio_post(client, sid, "4after")).body == b"ok"
-            assert events.messages_of(sid) == ["after"]
 
 
 async def test_expect_100_continue_gets_100_before_the_body_is_sent() -> None:
