@@ -28,6 +28,7 @@ __all__ = ["BodyTooLargeError", "HttpConnection", "MalformedBodyError"]
 log = logging.getLogger("minisock.http")
 
 _READ_SIZE = 65536
+_UNSENDABLE = b'{"code":500,"message":"Internal server error"}'
 _DRAIN_LIMIT = 1 << 20  # bytes of an unread request body we swallow to keep a connection
 
 
@@ -55,6 +56,8 @@ class HttpConnection:
     stream over."""
 
     __slots__ = (
+        "_body_deadline",
+        "_continue",
         "_keep_alive",
         "_method",
         "_reader",
@@ -65,6 +68,7 @@ class HttpConnection:
         "head_timeout",
         "peer",
         "read_deadline",
+        "request_timeout",
         "secure",
         "stream",
         "timed_out",
@@ -82,6 +86,7 @@ class HttpConnection:
         max_headers: int = 100,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
+        request_timeout: float = 300.0,
         secure: bool = False,
     ) -> None:
         self.stream = stream
@@ -95,12 +100,18 @@ class HttpConnection:
         self._timers = timers
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
+        self.request_timeout = request_timeout
+        self._continue = False
+        """The client awaits ``100 Continue``, not sent yet (sent at the first body read)."""
+        self._body_deadline = math.inf
+        """When the body being read must be complete (set at its first wait for data)."""
         self.detached = False
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
         self._method = b""
         self._keep_alive = True
         self.read_deadline = math.inf
-        """When the read under way must have finished; ``inf`` while not reading."""
+        """When the read (or the wait for room to write) under way must have finished;
+        ``inf`` while neither waits."""
         self.timer_at = math.inf
         self.timed_out = False
 
@@ -153,22 +164,40 @@ class HttpConnection:
 
     async def _write(self, data: bytes) -> None:
         """Send ``data``: straight into a plain socket when the kernel takes all of it (no
-        scheduler pass; the read that follows is the checkpoint), else through trio."""
+        scheduler pass; the read that follows is the checkpoint), else wait for room.
+
+        A client that stops reading must not hold its connection (and a connection slot)
+        for ever: each wait for room may last ``body_timeout``, the idle limit that bounds
+        a body read; the timer heap then closes the socket. Over TLS, where progress is not
+        visible here, the whole remainder gets that long.
+        """
         sock = self._socket
-        if sock is not None:
+        if sock is None:
+            self._arm(trio.current_time() + self.body_timeout)
+            try:
+                await self.stream.send_all(data)
+            finally:
+                self.read_deadline = math.inf
+            return
+        view: bytes | memoryview = data  # a view only once the kernel took a part
+        while True:
             fd = sock.fileno()
             if fd < 0:
                 raise trio.ClosedResourceError("the connection was closed")
             try:
-                written = os.write(fd, data)
+                written = os.write(fd, view)
             except BlockingIOError:
                 written = 0
             except OSError as exc:
                 raise trio.BrokenResourceError(exc) from exc
-            if written == len(data):
+            if written == len(view):
                 return
-            data = data[written:]
-        await self.stream.send_all(data)
+            view = memoryview(view)[written:]
+            self._arm(trio.current_time() + self.body_timeout)
+            try:
+                await trio.lowlevel.wait_writable(sock)
+            finally:
+                self.read_deadline = math.inf
 
     async def _receive(self, reader: RequestReader) -> None:
         """Read once into ``reader`` (``b""`` at the end); the deadline is already armed."""
@@ -206,6 +235,7 @@ class HttpConnection:
         except HttpError as exc:
             # Never the offending line itself in the answer: it may hold a sid or a token.
             log.debug("refusing a malformed HTTP request with %d", exc.status)
+            reader.clear()  # the stream is desynchronised: nothing buffered is of use
             await self._answer_framing_error(exc.status, exc.message)
             return None
         if head is None:
@@ -216,18 +246,24 @@ class HttpConnection:
             await trio.lowlevel.checkpoint()
         self._method = head.method
         self._keep_alive = head.keep_alive
-        return Request(
-            method=head.method.decode("ascii"),
-            target=head.target.decode("ascii"),
-            headers=head.headers,
-            peer=self.peer,
-            http_version=head.http_version.decode("ascii"),
-            secure=self.secure,
-        )
+        self._continue = head.expect_continue
+        self._body_deadline = math.inf
+        try:
+            return Request(
+                method=head.method.decode("ascii"),
+                target=head.target.decode("ascii"),
+                headers=head.headers,
+                peer=self.peer,
+                http_version=head.http_version.decode("ascii"),
+                secure=self.secure,
+            )
+        except ValueError:  # a target urlsplit refuses, such as "http://[/"
+            await self._answer_framing_error(400, "malformed HTTP request")
+            return None
 
     async def _body_part(self, reader: RequestReader) -> bytes:
         """The body bytes available, reading once if none are; ``body_timeout`` bounds each
-        wait for data (an idle timeout)."""
+        wait for data (an idle timeout), ``request_timeout`` the whole body (a trickle)."""
         while True:
             try:
                 part = reader.body_part()
@@ -235,7 +271,13 @@ class HttpConnection:
                 raise MalformedBodyError from exc
             if part is not None:
                 return part
-            self._arm(trio.current_time() + self.body_timeout)
+            if self._continue:
+                self._continue = False
+                await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            now = trio.current_time()
+            if self._body_deadline == math.inf:
+                self._body_deadline = now + self.request_timeout
+            self._arm(min(now + self.body_timeout, self._body_deadline))
             try:
                 await self._receive(reader)
             except _PeerGone as exc:
@@ -290,11 +332,17 @@ class HttpConnection:
         ``Connection: close`` goes out when asked, or when the client will not keep the
         connection (it said ``close``, or spoke HTTP/1.0).
         """
-        close = close or not self._keep_alive
+        close = close or not self._keep_alive or self._continue  # see finish_request
         if close:
             self._keep_alive = False
         length = None if status in (204, 304) else len(body)
-        out = response_head(status, content_type, length, headers, close)
+        try:
+            out = response_head(status, content_type, length, headers, close)
+        except ValueError as exc:
+            # A handler's header that would break the head: never sent, never a traceback.
+            log.error("cannot send a %d response (%s); answering 500", status, exc)
+            status, body, self._keep_alive = 500, _UNSENDABLE, False
+            out = response_head(500, "application/json", len(body), None, True)
         if body and self._method != b"HEAD":  # a HEAD answer declares the length, sends none
             out += body
         if status >= 300 and trace.enabled():
@@ -341,6 +389,8 @@ class HttpConnection:
         if reader is None or not self._keep_alive:
             return False
         if not reader.body_done:
+            if self._continue:
+                return False  # a body never asked for may never come: close, not drain
             try:
                 await self._drain_body(reader)
             except Exception:
@@ -366,6 +416,9 @@ class HttpConnection:
 
     async def aclose(self) -> None:
         """Close after letting the client read what we sent (avoids a reset eating it)."""
+        # The timer heap keeps this object until its last deadline: let the buffer go now.
+        self.read_deadline = math.inf
+        self._reader = None
         stream = self.stream
         with trio.move_on_after(1.0) as scope:
             scope.shield = True

@@ -274,6 +274,6 @@ async def answer_preflight(server: EngineServer, http: HttpConnection, request: 
         ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     ]
     wanted = request.header("access-control-request-headers")
-    if wanted:
+    if wanted and wanted.isascii():  # obs-text cannot be echoed; no browser sends it
         headers.append(("Access-Control-Allow-Headers", wanted))
     await http.respond(204, content_type=None, headers=headers)

@@ -123,6 +123,7 @@ class EngineServer:
         max_sessions: int = 10000,
         head_timeout: float = 10.0,
         body_timeout: float = 30.0,
+        request_timeout: float = 300.0,
         shutdown_timeout: float = 2.0,
         handshake_check: HandshakeCheck | None = None,
         allow_request: AllowRequest | None = None,
@@ -158,6 +159,11 @@ class EngineServer:
         """Open TCP connections right now (HTTP and WebSocket)."""
         self.head_timeout = head_timeout
         self.body_timeout = body_timeout
+        """How long an HTTP request body read, or a response write, may wait without any
+        progress before the connection is closed (a client that stops reading)."""
+        self.request_timeout = request_timeout
+        """How long a request body may take in all, however steadily it trickles (Node's
+        ``server.requestTimeout`` has the same 300 s default)."""
         self.shutdown_timeout = shutdown_timeout
         self.handshake_check = handshake_check
         self.allow_request = allow_request
@@ -485,6 +491,7 @@ class EngineServer:
             max_headers=self.max_headers,
             head_timeout=self.head_timeout,
             body_timeout=self.body_timeout,
+            request_timeout=self.request_timeout,
         )
         self.connections += 1
         try:
@@ -529,6 +536,10 @@ class EngineServer:
         if origin is None or not self.cors_origins:
             return []
         if origin not in self.cors_origins and "*" not in self.cors_origins:
+            return []
+        if not origin.isascii():
+            # Only "*" lets such an Origin through, and no browser sends one; it cannot be
+            # echoed in a header (the parser already refused every other unsendable byte).
             return []
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self.cors_credentials:

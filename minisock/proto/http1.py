@@ -50,7 +50,7 @@ class HttpError(Exception):
 class RequestHead:
     """A parsed request head. Header names are lowercase bytes, values as sent (OWS cut)."""
 
-    __slots__ = ("headers", "http_version", "keep_alive", "method", "target")
+    __slots__ = ("expect_continue", "headers", "http_version", "keep_alive", "method", "target")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class RequestHead:
         http_version: bytes,
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
+        expect_continue: bool = False,
     ) -> None:
         self.method = method
         self.target = target
@@ -66,6 +67,8 @@ class RequestHead:
         self.headers = headers
         self.keep_alive = keep_alive
         """False when the client asked to close after this request (or spoke HTTP/1.0)."""
+        self.expect_continue = expect_continue
+        """The client waits for ``100 Continue`` before it sends the body (HTTP/1.1 only)."""
 
 
 # Body framing states.
@@ -83,6 +86,8 @@ class RequestReader:
         "_buf",
         "_framing",
         "_left",
+        "_scanned",
+        "_trailer_lines",
         "eof",
         "max_head_size",
         "max_headers",
@@ -100,6 +105,10 @@ class RequestReader:
         self._framing = _NO_BODY
         self._left = 0
         """Bytes left of the Content-Length body, or of the current chunk."""
+        self._trailer_lines = 0
+        self._scanned = 0
+        """How much of an incomplete head was already searched: a head trickled in byte by
+        byte must cost linear time, not quadratic (each read scans only the new bytes)."""
 
     def feed(self, data: bytes | bytearray) -> None:
         if data:
@@ -111,7 +120,13 @@ class RequestReader:
         """What was received past the last head (handed to a WebSocket after ``101``)."""
         data = bytes(self._buf)
         self._buf.clear()
+        self._scanned = 0
         return data
+
+    def clear(self) -> None:
+        """Let go of the buffer (the connection is over or desynchronised)."""
+        self._buf = bytearray()
+        self._scanned = 0
 
     @property
     def has_buffered(self) -> bool:
@@ -128,13 +143,16 @@ class RequestReader:
         """The next request head, or ``None`` until more bytes arrive (or at a clean EOF,
         when ``eof`` is set and nothing is buffered). Raises :class:`HttpError`."""
         buf = self._buf
-        end = buf.find(b"\r\n\r\n")
+        scanned = self._scanned
+        end = buf.find(b"\r\n\r\n", scanned - 3 if scanned > 3 else 0)
         if end < 0:
             # A request line alone ends with one CRLF and no header block.
             if buf.startswith(b"\r\n") or buf.startswith(b"\n"):
                 raise HttpError(400, "malformed HTTP request")
-            if _BARE_LF.search(buf):
+            # From the last byte already seen: a CR that ended the previous read.
+            if _BARE_LF.search(buf, scanned - 1 if scanned else 0):
                 raise HttpError(400, "malformed HTTP request")
+            self._scanned = len(buf)
             if len(buf) > self.max_head_size:
                 line_end = buf.find(b"\r\n")
                 if line_end < 0 or line_end > self.max_url_length:
@@ -145,6 +163,7 @@ class RequestReader:
             return None
         head = bytes(buf[: end + 2])  # the last line keeps its CRLF
         del buf[: end + 4]
+        self._scanned = 0
         return self._parse_head(head, end + 4)
 
     def _parse_head(self, head: bytes, size: int) -> RequestHead:
@@ -173,6 +192,7 @@ class RequestReader:
         unknown_coding = False
         hosts = 0
         keep_alive = version == b"1.1"
+        expect_continue = False
         for line in lines:
             name, _, value = line.partition(b":")
             name = name.lower()
@@ -187,9 +207,18 @@ class RequestReader:
                 hosts += 1
             elif name == b"connection" and b"close" in _comma_tokens(value):
                 keep_alive = False
+            elif name == b"expect" and version == b"1.1":
+                # As Node: 100-continue is honoured, any other expectation refused (417);
+                # HTTP/1.0 has no Expect and it is ignored there.
+                if value.lower() != b"100-continue":
+                    raise HttpError(417, "unsupported Expect")
+                expect_continue = True
         if codings and length is not None:
             # RFC 9112 §6.3: the smuggling shape; refuse and close rather than guess.
             raise HttpError(400, "Content-Length together with Transfer-Encoding")
+        if codings and version == b"1.0":
+            # RFC 9112 §6.1: faulty framing in 1.0, whatever the coding says.
+            raise HttpError(400, "Transfer-Encoding in HTTP/1.0")
         if codings > 1 or unknown_coding:
             raise HttpError(501, "unsupported Transfer-Encoding")
         if hosts > 1 or (hosts == 0 and version == b"1.1"):
@@ -201,7 +230,7 @@ class RequestReader:
             self._framing, self._left = _LENGTH, int(length)
         else:
             self._framing = _NO_BODY
-        return RequestHead(method, target, version, headers, keep_alive)
+        return RequestHead(method, target, version, headers, keep_alive, expect_continue)
 
     # ------------------------------------------------------------------ body
 
@@ -235,15 +264,22 @@ class RequestReader:
                 self._framing = _CHUNK_HEAD
             else:  # _CHUNK_HEAD or _TRAILERS: one line
                 line_end = buf.find(b"\r\n")
-                if line_end < 0:
-                    if len(buf) > _MAX_CHUNK_LINE:
-                        raise HttpError(400, "malformed request body")
+                # A trailer block has what is left of max_head_size (in _left) and
+                # max_headers lines; a chunk-size line has _MAX_CHUNK_LINE.
+                limit = _MAX_CHUNK_LINE if framing == _CHUNK_HEAD else self._left
+                if line_end < 0 and len(buf) <= limit:
                     break
+                if line_end < 0 or line_end > limit:
+                    raise self._line_too_long(framing)
                 line = bytes(buf[:line_end])
                 del buf[: line_end + 2]
                 if framing == _TRAILERS:
+                    self._left -= line_end + 2
+                    self._trailer_lines += 1
                     if not line:
                         self._framing = _NO_BODY
+                    elif self._trailer_lines > self.max_headers:
+                        raise HttpError(431, f"more than {self.max_headers} trailer fields")
                     elif _FIELD_LINES.fullmatch(line + b"\r\n") is None:
                         raise HttpError(400, "malformed request body")
                     continue
@@ -254,7 +290,11 @@ class RequestReader:
                 if size:
                     self._framing, self._left = _CHUNK_DATA, size
                 else:
-                    self._framing = _TRAILERS
+                    self._framing, self._left, self._trailer_lines = (
+                        _TRAILERS,
+                        self.max_head_size,
+                        0,
+                    )
         if parts:
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if self._framing == _NO_BODY:
@@ -262,6 +302,11 @@ class RequestReader:
         if self.eof:
             raise HttpError(400, "malformed request body")
         return None
+
+    def _line_too_long(self, framing: int) -> HttpError:
+        if framing == _CHUNK_HEAD:
+            return HttpError(400, "malformed request body")
+        return HttpError(431, f"trailers over {self.max_head_size} bytes")
 
 
 def _content_length(value: bytes, seen: bytes | None) -> bytes:

@@ -8,13 +8,18 @@ generous limit, never for a duration.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
 
+import pytest
 import trio
 import trio.testing
 import trustme
 
 from minisock import EngineServer
+from minisock.request import Request, Response
 from minisock.testing import (
     EventRecorder,
     HttpClient,
@@ -62,20 +67,37 @@ async def test_an_idle_keep_alive_connection_is_closed_after_head_timeout() -> N
             assert sid in server.sessions  # the session outlives its connections
 
 
-async def test_a_stalled_body_is_cut_and_the_session_goes_on() -> None:
-    server = EngineServer(body_timeout=0.3)
+async def send_then_stall(stream: trio.SocketStream, head: bytes) -> None:
+    await stream.send_all(head + b"4stalled")
+
+
+async def send_then_trickle(stream: trio.SocketStream, head: bytes) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(head + b"4")
+        for _ in range(999):
+            await trio.sleep(0.05)
+            await stream.send_all(b"x")
+
+
+@pytest.mark.parametrize("send", [send_then_stall, send_then_trickle], ids=["idle", "trickle"])
+async def test_a_slow_body_is_cut_and_the_session_goes_on(
+    send: Callable[[trio.SocketStream, bytes], Awaitable[None]],
+) -> None:
+    """body_timeout bounds each gap in a body; request_timeout (review F6) the whole body."""
+    server = EngineServer(body_timeout=0.3, request_timeout=0.5)
     events = EventRecorder(server)
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
             async with await HttpClient.open(port) as client:
                 sid, _ = await eio_handshake(client)
-                stalled = await trio.open_tcp_stream("127.0.0.1", port)
-                head = (
-                    f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n"
-                )
-                await stalled.send_all(head.encode() + b"4stalled")
-                assert not (await read_until_closed(stalled)).startswith(b"HTTP/1.1 2")
-                await stalled.aclose()
+                slow = await trio.open_tcp_stream("127.0.0.1", port)
+                target = eio_target(sid=sid)
+                head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(send, slow, head.encode())
+                    assert not (await read_until_closed(slow)).startswith(b"HTTP/1.1 2")
+                    nursery.cancel_scope.cancel()
+                await slow.aclose()
                 assert (await eio_post(client, sid, "4after")).body == b"ok"
             assert events.messages_of(sid) == ["after"]
 
@@ -146,3 +168,192 @@ async def test_a_tls_head_that_never_completes_is_closed_unanswered() -> None:
                     await trio.sleep(0.01)
                 assert not server.sessions
                 nursery.cancel_scope.cancel()
+
+
+async def exchange(port: int, request: bytes) -> bytes:
+    """Send one raw request and read until the server closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(request)
+    data = await read_until_closed(stream)
+    await stream.aclose()
+    return data
+
+
+async def test_a_non_ascii_origin_is_never_echoed(caplog: pytest.LogCaptureFixture) -> None:
+    """Review F3: an Origin with obs-text under cors "*" is answered without CORS headers
+    (no browser sends one) instead of failing after the session was made."""
+    server = EngineServer(cors_origins=["*"])
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            request = (
+                f"GET {eio_target()} HTTP/1.1\r\nHost: a\r\nOrigin: http://\xe9.com\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode("latin-1")
+            data = await exchange(port, request)
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"access-control-allow-origin" not in data.lower()
+            plain = b"Origin: http://e.com\r\n".join(request.split(b"Origin: http://\xe9.com\r\n"))
+            assert b"Access-Control-Allow-Origin: http://e.com\r\n" in await exchange(port, plain)
+    assert "connection handler failed" not in caplog.text
+
+
+async def test_non_ascii_requested_headers_are_not_echoed_in_a_preflight(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = EngineServer(cors_origins=["http://e.com"])
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            head = (
+                "OPTIONS /engine.io/ HTTP/1.1\r\nHost: a\r\nOrigin: http://e.com\r\n"
+                "Connection: close\r\n"
+            )
+            data = await exchange(
+                port, (head + "Access-Control-Request-Headers: x\xff\r\n\r\n").encode("latin-1")
+            )
+            assert data.startswith(b"HTTP/1.1 204 ")
+            assert b"Access-Control-Allow-Origin: http://e.com\r\n" in data
+            assert b"access-control-allow-headers" not in data.lower()
+            data = await exchange(
+                port, (head + "Access-Control-Request-Headers: x-a\r\n\r\n").encode()
+            )
+            assert b"Access-Control-Allow-Headers: x-a\r\n" in data
+    assert "connection handler failed" not in caplog.text
+
+
+async def test_a_route_header_that_would_split_the_response_gets_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review F10: the writer refuses the header; the client still gets an answer."""
+    server = EngineServer()
+
+    @server.route("GET", "/split")
+    async def split(request: Request) -> Response:
+        return Response(200, [("X-Evil", "a\r\nSet-Cookie: b=c")], b"hi")
+
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            data = await exchange(port, b"GET /split HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 500 ")
+    assert b"Set-Cookie" not in data and b"Connection: close\r\n" in data
+    assert "connection handler failed" not in caplog.text
+    assert "cannot send a 200 response" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "target", [b"http://[/engine.io/?EIO=4&transport=polling", b"//[x/engine.io/", b"http://h][1/"]
+)
+async def test_a_target_urlsplit_refuses_gets_400(
+    target: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review F4: the ValueError from urlsplit used to escape with a traceback."""
+    server = EngineServer()
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            data = await exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 400 ")
+    assert data.endswith(b'{"code":3,"message":"malformed HTTP request"}')
+    assert "connection handler failed" not in caplog.text
+
+
+async def test_closed_connections_leave_no_buffers_in_the_timer_heap() -> None:
+    """Review F5: the read timer heap keeps a connection until its deadline; what it keeps
+    of a closed one must be small (no request buffer), whatever the client sent."""
+    server = EngineServer(head_timeout=60)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            for tail in (b"X: " + b"a" * 16_000, b"X: a\n" + b"b" * 16_000):
+                for _ in range(20):
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\n" + tail)
+                    if b"\n" in tail:  # a bare LF: refused with 400 at once
+                        assert (await read_until_closed(stream)).startswith(b"HTTP/1.1 400 ")
+                    await stream.aclose()
+            while server.connections:
+                await trio.sleep(0.01)
+            kept = [entry[-1] for entry in server._read_timers._heap]
+            assert kept
+            assert all(http._reader is None for http in kept)
+
+
+def big_route_server(size: int, body_timeout: float) -> EngineServer:
+    server = EngineServer(body_timeout=body_timeout)
+
+    @server.route("GET", "/big")
+    async def big(request: Request) -> Response:
+        return Response(200, [], b"x" * size)
+
+    return server
+
+
+async def test_a_client_that_never_reads_its_answer_is_closed() -> None:
+    """Review F1: a response write that makes no progress for body_timeout ends the
+    connection, which then no longer counts against max_connections."""
+    server = big_route_server(8_000_000, body_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            sock = trio.socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            await sock.connect(("127.0.0.1", port))
+            await sock.send(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            while not server.connections:
+                await trio.sleep(0.01)
+            while server.connections:  # never read: only the write timeout ends it
+                await trio.sleep(0.01)
+            sock.close()
+
+
+async def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
+    """The write timeout bounds a wait without progress, not the whole answer."""
+    size = 2_000_000
+    server = big_route_server(size, body_timeout=0.3)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(b"GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                data += chunk
+                await trio.sleep(0.02)  # about 3 MB/s: the answer takes over 0.3 s
+            await stream.aclose()
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"\r\n\r\n" + b"x" * size)
+
+
+async def test_expect_100_continue_gets_100_before_the_body_is_sent() -> None:
+    """Review F7: as Node's http server (which sends 100 at once), the client hears
+    ``100 Continue`` before it must send the body; here at the first read of it."""
+    server = EngineServer(body_timeout=60)
+    events = EventRecorder(server)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(
+                f"POST {eio_target(sid=sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                "Expect: 100-continue\r\nConnection: close\r\n\r\n".encode()
+            )
+            assert await stream.receive_some(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            await stream.send_all(b"4hello")
+            data = await read_until_closed(stream)
+            await stream.aclose()
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok")
+    assert events.messages_of(sid) == ["hello"]
+
+
+async def test_an_early_answer_to_expect_100_continue_closes_instead_of_draining() -> None:
+    """The client never sends a body it was not asked for: waiting to drain it would hold
+    the connection for body_timeout."""
+    server = EngineServer(body_timeout=60)
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            request = (
+                b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            data = await exchange(port, request)
+    assert data.startswith(b"HTTP/1.1 404 ") and b"100 Continue" not in data
+    assert b"\r\nConnection: close\r\n" in data

@@ -3,7 +3,8 @@
 - Well-formed requests (CRLF lines, token names, printable values, Content-Length or chunked
   bodies, pipelined, fed in random pieces): both parsers read the same requests, fields,
   bodies and keep-alive, or both refuse (h11 with minisock's former checks on top: 505 for a
-  version other than 1.0/1.1, 400 for Content-Length beside Transfer-Encoding).
+  version other than 1.0/1.1, 400 for Content-Length beside Transfer-Encoding or for
+  Transfer-Encoding in HTTP/1.0).
 - Any bytes (well-formed requests with random bytes inserted, or random bytes): whatever
   proto/http1.py accepts, h11 accepts and reads the same way. It may refuse more (bare LF,
   obs-fold, control bytes), never less.
@@ -49,8 +50,10 @@ def h11_parse(data: bytes) -> list[Parsed | str]:
             return out
         if isinstance(event, h11.Request):
             names = {n for n, _ in event.headers}
-            if event.http_version not in (b"1.0", b"1.1") or (
-                b"content-length" in names and b"transfer-encoding" in names
+            if (
+                event.http_version not in (b"1.0", b"1.1")
+                or (b"content-length" in names and b"transfer-encoding" in names)
+                or (event.http_version == b"1.0" and b"transfer-encoding" in names)
             ):
                 out.append(ERROR)
                 return out

@@ -3,8 +3,11 @@ refusal with its status (RFC 9112; the hostile shapes of tests/security, one lay
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from minisock.proto import http1
 from minisock.proto.http1 import (
     HttpError,
     RequestHead,
@@ -80,6 +83,42 @@ def test_a_head_split_anywhere_waits_for_the_rest() -> None:
         assert whole_body(r) == b"hello"
 
 
+class _CountingSearch:
+    """Stands in for the bare-LF pattern and counts the bytes each search looks at."""
+
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self.pattern = pattern
+        self.scanned = 0
+
+    def search(self, buf: bytearray, pos: int = 0) -> re.Match[bytes] | None:
+        self.scanned += len(buf) - pos
+        return self.pattern.search(buf, pos)
+
+
+def test_a_head_trickled_byte_by_byte_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Review F2: rescanning the whole buffer on each read made a trickled head quadratic.
+    counting = _CountingSearch(http1._BARE_LF)
+    monkeypatch.setattr(http1, "_BARE_LF", counting)
+    data = b"GET /x HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 8000 + b"\r\n\r\n"
+    r = reader()
+    for i in range(len(data) - 1):
+        r.feed(data[i : i + 1])
+        assert r.next_head() is None
+    r.feed(data[-1:])
+    assert r.next_head() is not None
+    assert counting.scanned <= 2 * len(data)
+
+
+@pytest.mark.parametrize("bad", [b"\rX", b"\r\n\rX"])
+def test_a_bare_cr_split_across_reads_is_refused(bad: bytes) -> None:
+    r = reader()
+    r.feed(b"GET / HTTP/1.1\r\nHost: x" + bad[:-1])
+    assert r.next_head() is None
+    r.feed(bad[-1:])
+    with pytest.raises(HttpError):
+        r.next_head()
+
+
 def test_pipelined_requests_come_out_one_by_one() -> None:
     one = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
     two = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -113,6 +152,14 @@ def test_connection_close_and_http_1_0_do_not_keep_alive() -> None:
     assert head_of(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n").keep_alive
 
 
+def test_expect_100_continue_is_flagged_in_http_1_1_only() -> None:
+    # Review F7: as Node, which ignores Expect in HTTP/1.0.
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n"
+    assert head_of(post).expect_continue
+    assert not head_of(post.replace(b"1.1", b"1.0")).expect_continue
+    assert not head_of(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect_continue
+
+
 def test_a_clean_eof_between_requests_is_no_error() -> None:
     r = reader()
     r.feed(b"")
@@ -124,6 +171,16 @@ def test_a_clean_eof_between_requests_is_no_error() -> None:
     [
         pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="leading-empty-line"),
         pytest.param(b"GET / HTTP/1.1\nHost: x\n\n", 400, id="bare-lf"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: foo\r\n\r\nx",
+            417,
+            id="unknown-expectation",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            400,
+            id="transfer-encoding-in-1.0",
+        ),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400, id="bare-cr"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400, id="obs-fold"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nBad : x\r\n\r\n", 400, id="space-before-colon"),
@@ -231,6 +288,7 @@ def test_an_eof_inside_a_head_or_a_body_is_malformed() -> None:
         b"1" * 2000,
         b"0\r\nBad : trailer\r\n\r\n",
         b"11111111111111111\r\n",
+        b"1;" + b"e" * 2000 + b"\r\nx\r\n0\r\n\r\n",
     ],
     ids=[
         "two-bytes-instead-of-crlf",
@@ -240,12 +298,41 @@ def test_an_eof_inside_a_head_or_a_body_is_malformed() -> None:
         "endless-size-line",
         "bad-trailer",
         "size-over-16-digits",
+        "long-size-line-in-one-read",
     ],
 )
 def test_bad_chunk_framing(body: bytes) -> None:
     head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     status, message = refusal(head + body)
     assert (status, message) == (400, "malformed request body")
+
+
+CHUNKED = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+
+
+@pytest.mark.parametrize(
+    ("trailers", "message"),
+    [
+        (b"A: b\r\n" * 101, "more than 100 trailer fields"),
+        (b"A: " + b"b" * 17_000 + b"\r\n\r\n", "trailers over 16384 bytes"),
+        (b"A: " + b"b" * 17_000, "trailers over 16384 bytes"),
+        (
+            b"A: " + b"b" * 9000 + b"\r\nB: " + b"b" * 9000 + b"\r\n\r\n",
+            "trailers over 16384 bytes",
+        ),
+    ],
+    ids=["too-many", "one-long-line", "one-long-unfinished-line", "long-in-total"],
+)
+def test_trailers_are_bounded_like_a_head(trailers: bytes, message: str) -> None:
+    # Review F6: trailer lines were neither counted nor limited.
+    assert refusal(CHUNKED + trailers) == (431, message)
+
+
+def test_trailers_within_the_limits_are_accepted() -> None:
+    r = reader()
+    r.feed(CHUNKED + b"A: b\r\n" * 99 + b"B: " + b"b" * 15_000 + b"\r\n\r\n")
+    assert r.next_head() is not None
+    assert whole_body(r) == b"abc" and r.body_done
 
 
 def test_response_heads() -> None:
