@@ -56,6 +56,7 @@ class HttpConnection:
     stream over."""
 
     __slots__ = (
+        "__weakref__",  # the engine's read-timer heap holds connections weakly
         "_body_deadline",
         "_continue",
         "_keep_alive",

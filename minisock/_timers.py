@@ -11,8 +11,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import weakref
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import trio
 
@@ -29,9 +30,13 @@ T = TypeVar("T", bound=_Scheduled)
 class TimerHeap(Generic[T]):
     """Calls ``fire(item, now)`` at each item's deadline; ``fire`` must not block."""
 
-    def __init__(self, fire: Callable[[T, float], None]) -> None:
+    def __init__(self, fire: Callable[[T, float], None], *, weak: bool = False) -> None:
         self._fire = fire
-        self._heap: list[tuple[float, int, T]] = []
+        self._weak = weak
+        """Hold items by weak reference: for items nothing else keeps once they are done (an
+        HTTP connection handed to a WebSocket), so a stale entry does not keep them alive
+        until its deadline."""
+        self._heap: list[tuple[float, int, Any]] = []
         self._counter = itertools.count()
         self._sleep: trio.CancelScope | None = None
 
@@ -40,7 +45,8 @@ class TimerHeap(Generic[T]):
         if deadline >= item.timer_at or math.isinf(deadline):
             return
         item.timer_at = deadline
-        heapq.heappush(self._heap, (deadline, next(self._counter), item))
+        entry = weakref.ref(item) if self._weak else item
+        heapq.heappush(self._heap, (deadline, next(self._counter), entry))
         if self._sleep is not None and deadline < self._sleep.deadline:
             self._sleep.deadline = deadline
 
@@ -54,7 +60,10 @@ class TimerHeap(Generic[T]):
             now = trio.current_time()
             due: list[T] = []
             while heap and heap[0][0] <= now:
-                deadline, _, item = heapq.heappop(heap)
+                deadline, _, entry = heapq.heappop(heap)
+                item = entry() if self._weak else entry
+                if item is None:
+                    continue  # gone: nothing left to time
                 if item.timer_at == deadline:
                     item.timer_at = math.inf
                 due.append(item)

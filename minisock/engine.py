@@ -194,7 +194,7 @@ class EngineServer:
         self._services: list[Service] = []
         self._mounted: list[EngineServer] = []
         self._timers: TimerHeap[EngineSocket] = TimerHeap(self._on_timer)
-        self._read_timers: TimerHeap[HttpConnection] = TimerHeap(HttpConnection.on_timer)
+        self._read_timers: TimerHeap[HttpConnection] = TimerHeap(HttpConnection.on_timer, weak=True)
         self._nursery: trio.Nursery | None = None
         self._stop = trio.Event()
         self._grace = trio.CancelScope()  # the graceful part of the shutdown; see shutdown()

@@ -9,6 +9,7 @@ generous limit, never for a duration.
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -256,8 +257,8 @@ async def test_a_target_urlsplit_refuses_gets_400(
 
 
 async def test_closed_connections_leave_no_buffers_in_the_timer_heap() -> None:
-    """Review F5: the read timer heap keeps a connection until its deadline; what it keeps
-    of a closed one must be small (no request buffer), whatever the client sent."""
+    """Review F5: the read timer heap keeps an entry until its deadline, but not the closed
+    connection (nor its request buffer), whatever the client sent: it holds them weakly."""
     server = EngineServer(head_timeout=60)
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
@@ -270,9 +271,11 @@ async def test_closed_connections_leave_no_buffers_in_the_timer_heap() -> None:
                     await stream.aclose()
             while server.connections:
                 await trio.sleep(0.01)
-            kept = [entry[-1] for entry in server._read_timers._heap]
-            assert kept
-            assert all(http._reader is None for http in kept)
+            refs = [entry[-1] for entry in server._read_timers._heap]
+            assert len(refs) >= 40  # the stale entries wait for their deadlines (60 s)...
+            while any(ref() is not None for ref in refs):  # ...holding nothing of the
+                await trio.sleep(0.01)  # connections once their tasks have ended
+                gc.collect()
 
 
 def big_route_server(size: int, body_timeout: float) -> EngineServer:
