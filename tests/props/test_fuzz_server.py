@@ -56,7 +56,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 HANG = 600.0  # virtual seconds: far above every timeout of the server
-ALLOWED = {200, 204, 400, 401, 403, 404, 413, 414, 431, 503, 505}
+ALLOWED = {200, 204, 400, 401, 403, 404, 413, 414, 417, 431, 501, 503, 505}
 UPGRADE_ALLOWED = ALLOWED | {101, 426}
 WS_HEAD = (
     b"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -216,6 +216,8 @@ def _statuses_in_source() -> set[int]:
         r"http_status\s*==\s*(\d{3})",
         r"return\s+(\d{3}),\s*f?\"",
         r"Response\.json\([^\n]*,\s*(\d{3})\)",
+        r"HttpError\(\s*(\d{3})",
+        r'b\'\{"code":(\d{3}),',
     ]
     found = {int(m) for pattern in patterns for m in re.findall(pattern, _source())}
     return {status for status in found if status >= 400}
