@@ -184,3 +184,11 @@ def test_the_text_check_agrees_with_the_structure(value: Any, limit: int) -> Non
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     assert sio._text_deeper_than(text, limit) == (depth_of(value) > limit)
     assert sio._nested_deeper_than(value, limit) == (depth_of(value) > limit)
+
+
+@given(json_values, st.integers(min_value=1, max_value=12), st.booleans())
+def test_the_text_check_reads_a_clients_json_too(value: Any, limit: int, ascii: bool) -> None:
+    """Incoming packets are checked on their text as well: whitespace between tokens and
+    ``\\uXXXX`` escapes, as other encoders write them, change nothing."""
+    text = json.dumps(value, indent=1 if ascii else None, ensure_ascii=ascii)
+    assert sio._text_deeper_than(text, limit) == (depth_of(value) > limit)
