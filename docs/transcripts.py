@@ -1135,6 +1135,17 @@ def refusal(
     ERROR_CASES.append(ErrorCase(table, trigger, make_server, probe))
 
 
+def raw_refusal(table: str, trigger: str, request: bytes) -> None:
+    """An error case that is bytes no HTTP client would send, and the answer to them."""
+
+    async def probe(run: Run) -> tuple[str, str]:
+        peer = await run.connect()
+        await peer.send(request)
+        return http_answer(await peer.read_response()), fate(run, None)
+
+    ERROR_CASES.append(ErrorCase(table, trigger, echo_engine, probe))
+
+
 async def _upgraded(run: Run) -> tuple[Peer, Peer, str]:
     poller, eio_sid = await _session(run)
     probe = await run.connect()
@@ -1418,21 +1429,19 @@ async def _route_too_large(run: Run) -> tuple[str, str]:
     return http_answer(await peer.read_response()), fate(run, None)
 
 
-@error_case("http-other", "a header line that is not `name: value`")
-async def _bad_header(run: Run) -> tuple[str, str]:
-    peer = await run.connect()
-    await peer.send(b"GET / HTTP/1.1\r\nHost: localhost:3000\r\nnot a header\r\n\r\n")
-    return http_answer(await peer.read_response()), fate(run, None)
+raw_refusal(
+    "http-other",
+    "a header line that is not `name: value`",
+    b"GET / HTTP/1.1\r\nHost: localhost:3000\r\nnot a header\r\n\r\n",
+)
 
 
-@error_case("http-other", "both `Content-Length` and `Transfer-Encoding`")
-async def _cl_te(run: Run) -> tuple[str, str]:
-    peer = await run.connect()
-    await peer.send(
-        b"POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost:3000\r\n"
-        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-    )
-    return http_answer(await peer.read_response()), fate(run, None)
+raw_refusal(
+    "http-other",
+    "both `Content-Length` and `Transfer-Encoding`",
+    b"POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost:3000\r\n"
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+)
 
 
 refusal("http-other", "a request target over 8 192 bytes", "GET", EIO + "&pad=" + "x" * 8192)
@@ -1445,11 +1454,11 @@ refusal(
 )
 
 
-@error_case("http-other", "a request head still incomplete after 16 384 bytes")
-async def _endless_head(run: Run) -> tuple[str, str]:
-    peer = await run.connect()
-    await peer.send(b"GET / HTTP/1.1\r\nHost: localhost:3000\r\nX-Padding: " + b"x" * 70_000)
-    return http_answer(await peer.read_response()), fate(run, None)
+raw_refusal(
+    "http-other",
+    "a request head still incomplete after 16 384 bytes",
+    b"GET / HTTP/1.1\r\nHost: localhost:3000\r\nX-Padding: " + b"x" * 70_000,
+)
 
 
 refusal(
@@ -1457,24 +1466,20 @@ refusal(
 )
 
 
-@error_case("http-other", "a `Transfer-Encoding` other than `chunked` (`gzip`)")
-async def _te_gzip(run: Run) -> tuple[str, str]:
-    peer = await run.connect()
-    await peer.send(
-        b"POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost:3000\r\n"
-        b"Transfer-Encoding: gzip\r\n\r\n"
-    )
-    return http_answer(await peer.read_response()), fate(run, None)
+raw_refusal(
+    "http-other",
+    "a `Transfer-Encoding` other than `chunked` (`gzip`)",
+    b"POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost:3000\r\n"
+    b"Transfer-Encoding: gzip\r\n\r\n",
+)
 
 
-@error_case("http-other", "`Transfer-Encoding` in an HTTP/1.0 request")
-async def _te_http10(run: Run) -> tuple[str, str]:
-    peer = await run.connect()
-    await peer.send(
-        b"POST /engine.io/?EIO=4&transport=polling HTTP/1.0\r\nHost: localhost:3000\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-    )
-    return http_answer(await peer.read_response()), fate(run, None)
+raw_refusal(
+    "http-other",
+    "`Transfer-Encoding` in an HTTP/1.0 request",
+    b"POST /engine.io/?EIO=4&transport=polling HTTP/1.0\r\nHost: localhost:3000\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+)
 
 
 refusal(
