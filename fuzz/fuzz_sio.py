@@ -8,12 +8,12 @@ same packet (non-finite floats aside: ``1e400`` parses to infinity, which JSON w
 
 from __future__ import annotations
 
-from _harness import Reader, as_text, depth, finite, instrumented, main
+from _harness import Reader, as_text, finite, instrumented, main
 
 with instrumented("minisock"):
+    from _sio_rules import check_packet_rules
+
     from minisock.proto.sio import (
-        MAX_ACK_ID,
-        RESERVED_EVENTS,
         Decoder,
         DecoderLimits,
         SioPacket,
@@ -54,18 +54,7 @@ def _check_accepted(packet: SioPacket, limits: DecoderLimits) -> None:
     ), packet
     assert packet.nsp == "/" or packet.nsp.startswith("/")
     assert len(packet.nsp) <= max(limits.max_namespace_length, 1)
-    assert packet.id is None or 0 <= packet.id <= MAX_ACK_ID
-    assert depth(packet.data) <= limits.max_depth
-    if packet.type is SioPacketType.EVENT:
-        assert isinstance(packet.data, list) and packet.data
-        assert isinstance(packet.data[0], str) and packet.data[0] not in RESERVED_EVENTS
-        assert len(packet.data) - 1 <= limits.max_args
-    elif packet.type is SioPacketType.ACK:
-        assert isinstance(packet.data, list) and packet.id is not None
-    elif packet.type is SioPacketType.CONNECT:
-        assert packet.data is None or isinstance(packet.data, dict)
-    else:
-        assert packet.data is None
+    check_packet_rules(packet, limits)  # DISCONNECT, the one type left, carries no data
     if not finite(packet.data):
         return
     parts = encode(packet)

@@ -8,12 +8,12 @@ payload rules, and re-encodes to bytes that decode to the same packet.
 from __future__ import annotations
 
 import msgpack
-from _harness import Reader, as_text, depth, finite, instrumented, main
+from _harness import Reader, as_text, finite, instrumented, main
 
 with instrumented("minisock"):
+    from _sio_rules import check_packet_rules
+
     from minisock.proto.sio import (
-        MAX_ACK_ID,
-        RESERVED_EVENTS,
         DecoderLimits,
         SioPacketType,
         SocketIOProtocolError,
@@ -33,18 +33,7 @@ def _check_accepted(raw: bytes, limits: DecoderLimits, from_server: bool) -> Non
     assert packet.type <= SioPacketType.CONNECT_ERROR
     assert from_server or packet.type is not SioPacketType.CONNECT_ERROR
     assert len(packet.nsp) <= limits.max_namespace_length
-    assert packet.id is None or 0 <= packet.id <= MAX_ACK_ID
-    assert depth(packet.data) <= limits.max_depth
-    if packet.type is SioPacketType.EVENT:
-        assert isinstance(packet.data, list) and packet.data
-        assert isinstance(packet.data[0], str) and packet.data[0] not in RESERVED_EVENTS
-        assert len(packet.data) - 1 <= limits.max_args
-    elif packet.type is SioPacketType.ACK:
-        assert isinstance(packet.data, list) and packet.id is not None
-    elif packet.type is SioPacketType.CONNECT:
-        assert packet.data is None or isinstance(packet.data, dict)
-    elif packet.type is SioPacketType.DISCONNECT:
-        assert packet.data is None
+    check_packet_rules(packet, limits)
     if not finite(packet.data):
         return  # NaN != NaN
     again = decode(encode(packet), DecoderLimits(max_args=1 << 30, max_depth=64), from_server)
