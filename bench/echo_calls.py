@@ -2,14 +2,17 @@
 
     PYTHONPATH=$PWD python bench/echo_calls.py [--inline] [--clients 10] [--messages 4000]
     PYTHONPATH=$PWD python bench/echo_calls.py --fanout 1000 --messages 50
+    PYTHONPATH=$PWD python bench/echo_calls.py --polling [--inline] --messages 2000
 
 The bench server's Socket.IO side (examples/bench_server.py) runs in this process; a client
 process drives it over real WebSockets on 127.0.0.1 (raw frames, blocking sockets, nothing
-shared with the server). Between a ``prof`` event that starts the count and one that stops
-it, the server counts, per echoed (or fanned-out) message: Python function calls
-(``cProfile``), trio task steps (scheduler passes) and task spawns. Unlike rates on a shared
-machine these do not depend on the load, so a change to the hot path shows in them at once.
-``--top N`` prints the N functions with the most calls.
+shared with the server), or with ``--polling`` as one long-polling client: a GET sent
+first and left to wait (1 ms), then the POST with the echo, then both answers read.
+Between a ``prof`` event that starts the count and one that stops it, the server counts,
+per echoed (or fanned-out) message: Python function calls (``cProfile``), trio task steps
+(scheduler passes) and task spawns. Unlike rates on a shared machine these do not depend on
+the load, so a change to the hot path shows in them at once. ``--top N`` prints the N
+functions with the most calls, ``--callers REGEX`` who calls the functions it matches.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pstats
 import selectors
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +84,8 @@ async def serve(args: argparse.Namespace) -> None:
     stats = pstats.Stats(profile)
     total = stats.total_calls  # type: ignore[attr-defined]
     what = f"fanout {args.fanout}" if args.fanout else f"echo {args.clients}c"
+    if args.polling:
+        what = "polling echo 1c, GET held"
     mode = "inline" if args.inline else "default"
     print(
         f"{what} ({mode}): {total / n:.1f} calls, {counter.steps / n:.2f} task steps, "
@@ -87,6 +93,8 @@ async def serve(args: argparse.Namespace) -> None:
     )
     if args.top:
         stats.sort_stats("ncalls").print_stats(args.top)
+    if args.callers:
+        stats.print_callers(args.callers)
 
 
 # ---------------------------------------------------------------- the client process
@@ -147,7 +155,63 @@ class Conn:
                     self.send("3")
 
 
+class HttpConn:
+    """One keep-alive HTTP/1.1 connection, requests written and answers read by hand."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, method: str, target: str, body: str = "") -> None:
+        data = body.encode()
+        head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if method == "POST":
+            head += f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(data)}\r\n"
+        self.sock.sendall(head.encode() + b"\r\n" + data)
+
+    def answer(self) -> str:
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self.buf = rest[length:]
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return rest[:length].decode()
+
+
+def polling_client(port: int, args: argparse.Namespace) -> None:
+    """Echoes over long-polling, each answered to a GET that was already waiting."""
+    gets, posts = HttpConn(port), HttpConn(port)
+    gets.send("GET", "/socket.io/?EIO=4&transport=polling")
+    sid = gets.answer().split('"sid":"')[1].split('"')[0]
+    target = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    posts.send("POST", target, "40")
+    assert posts.answer() == "ok"
+    gets.send("GET", target)
+    assert gets.answer().startswith("40")
+
+    def exchange(packet: str, want: str) -> None:
+        gets.send("GET", target)
+        time.sleep(0.001)  # the GET waits before the POST arrives
+        posts.send("POST", target, packet)
+        assert posts.answer() == "ok"
+        answer = gets.answer()
+        assert answer.startswith(want), answer
+
+    for _ in range(200):
+        exchange('42["echo","xxxxxxxxxxxxxxxxxxxx"]', '42["echo"')
+    exchange('422["prof",1]', "432")
+    for _ in range(args.messages):
+        exchange('42["echo","xxxxxxxxxxxxxxxxxxxx"]', '42["echo"')
+    exchange('423["prof",0]', "433")
+
+
 def client(port: int, args: argparse.Namespace) -> None:
+    if args.polling:
+        polling_client(port, args)
+        return
     count = args.fanout or args.clients
     conns = [Conn(port) for _ in range(count)]
     for conn in conns:
@@ -219,8 +283,10 @@ def main() -> None:
     parser.add_argument("--inline", action="store_true")
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--fanout", type=int, default=0)
+    parser.add_argument("--polling", action="store_true")
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--callers", default="")
     parser.add_argument("--client", type=int, default=0, help=argparse.SUPPRESS)
     args: Any = parser.parse_args()
     if args.client:

@@ -59,6 +59,7 @@ class HttpConnection:
         "__weakref__",  # the engine's read-timer heap holds connections weakly
         "_body_deadline",
         "_continue",
+        "_just_read",
         "_keep_alive",
         "_method",
         "_reader",
@@ -92,7 +93,7 @@ class HttpConnection:
     ) -> None:
         self.stream = stream
         self._socket = stream.socket if type(stream) is trio.SocketStream else None
-        """A plain socket, read and written directly (see :meth:`_read` and :meth:`_write`)."""
+        """A plain socket, read and written directly (see :meth:`_read` and :meth:`write`)."""
         self.peer = peer
         self.secure = secure
         self._reader: RequestReader | None = RequestReader(
@@ -110,6 +111,8 @@ class HttpConnection:
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
         self._method = b""
         self._keep_alive = True
+        self._just_read = False
+        """:meth:`wait_for_peer` read what :meth:`next_request` will parse (no pass owed)."""
         self.read_deadline = math.inf
         """When the read (or the wait for room to write) under way must have finished;
         ``inf`` while neither waits."""
@@ -163,7 +166,7 @@ class HttpConnection:
             except OSError as exc:
                 raise trio.BrokenResourceError(exc) from exc
 
-    async def _write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         """Send ``data``: straight into a plain socket when the kernel takes all of it (no
         scheduler pass; the read that follows is the checkpoint), else wait for room.
 
@@ -180,25 +183,14 @@ class HttpConnection:
             finally:
                 self.read_deadline = math.inf
             return
-        view: bytes | memoryview = data  # a view only once the kernel took a part
-        while True:
-            fd = sock.fileno()
-            if fd < 0:
-                raise trio.ClosedResourceError("the connection was closed")
-            try:
-                written = os.write(fd, view)
-            except BlockingIOError:
-                written = 0
-            except OSError as exc:
-                raise trio.BrokenResourceError(exc) from exc
-            if written == len(view):
-                return
-            view = memoryview(view)[written:]
+        rest = self.write_nowait(data)
+        while rest:
             self._arm(trio.current_time() + self.body_timeout)
             try:
                 await trio.lowlevel.wait_writable(sock)
             finally:
                 self.read_deadline = math.inf
+            rest = self.write_nowait(rest)
 
     async def _receive(self, reader: RequestReader) -> None:
         """Read once into ``reader`` (``b""`` at the end); the deadline is already armed."""
@@ -241,10 +233,11 @@ class HttpConnection:
             return None
         if head is None:
             return None
-        if deadline == math.inf:
+        if deadline == math.inf and not self._just_read:
             # Pipelined: this head was already buffered and no read waited. Writes do not
             # yield either, so let the other connections run before serving it.
             await trio.lowlevel.checkpoint()
+        self._just_read = False
         self._method = head.method
         self._keep_alive = head.keep_alive
         self._continue = head.expect_continue
@@ -274,7 +267,7 @@ class HttpConnection:
                 return part
             if self._continue:
                 self._continue = False
-                await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                await self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             now = trio.current_time()
             if self._body_deadline == math.inf:
                 self._body_deadline = now + self.request_timeout
@@ -298,24 +291,35 @@ class HttpConnection:
             parts.append(part)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    async def wait_for_peer_close(self) -> None:
-        """Return when the client closes its side (used while a long-poll waits).
-
-        Data that arrives meanwhile (a pipelined request) is kept, and watching stops.
-        """
+    async def wait_for_peer(self) -> bool:
+        """Wait while a long-poll is held: ``True`` when the client sent more (kept in the
+        buffer: the next request, or a pipelined one), ``False`` when it closed its side."""
         reader = self._reader
         assert reader is not None
         if reader.eof:
-            return
+            return False
         if reader.has_buffered:
-            await trio.sleep_forever()  # a pipelined request waits for this answer
+            return True
         try:
             data = await self._read()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+            return False
+        finally:
+            self.read_deadline = math.inf
         reader.feed(data)
-        if data:
-            await trio.sleep_forever()
+        self._just_read = True
+        return bool(data)
+
+    @property
+    def has_buffered(self) -> bool:
+        """Bytes of a next request are already read (pipelined)."""
+        return self._reader is not None and self._reader.has_buffered
+
+    def await_next_request(self) -> None:
+        """The answer went out while this connection's task waits in :meth:`wait_for_peer`
+        (written by another task): from now the next request's head has ``head_timeout``,
+        as after any answer."""
+        self._arm(trio.current_time() + self.head_timeout)
 
     # ------------------------------------------------------------------ writing
 
@@ -333,6 +337,17 @@ class HttpConnection:
         ``Connection: close`` goes out when asked, or when the client will not keep the
         connection (it said ``close``, or spoke HTTP/1.0).
         """
+        await self.write(self.response_bytes(status, body, content_type, headers, close))
+
+    def response_bytes(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None,
+        close: bool = False,
+    ) -> bytes:
+        """The whole response to the current request, as :meth:`respond` sends it."""
         close = close or not self._keep_alive or self._continue  # see finish_request
         if close:
             self._keep_alive = False
@@ -351,7 +366,25 @@ class HttpConnection:
             # of them, whichever layer decided them.
             shown = body[:200].decode("utf-8", "replace")
             trace.emit(trace.S2C, "http", None, f"{status} {shown}", "refused")
-        await self._write(out)
+        return out
+
+    def write_nowait(self, data: bytes | memoryview) -> bytes | memoryview | None:
+        """Write without waiting, from any task: what the kernel did not take (empty when
+        it took everything; a view, not a copy), or ``None`` when this stream cannot be
+        written so (TLS). Raises :class:`trio.BrokenResourceError` if the peer is gone."""
+        sock = self._socket
+        if sock is None:
+            return None
+        fd = sock.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the connection was closed")
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            return data
+        except OSError as exc:
+            raise trio.BrokenResourceError(exc) from exc
+        return b"" if written == len(data) else memoryview(data)[written:]
 
     async def respond_json(
         self,
@@ -372,7 +405,7 @@ class HttpConnection:
         out = b"HTTP/1.1 101 Switching Protocols\r\n" + lines + b"\r\n"
         if trace.enabled():
             trace.emit(trace.S2C, "http", None, "101 Switching Protocols", "WebSocket accepted")
-        await self._write(out)
+        await self.write(out)
         reader = self._reader
         assert reader is not None
         trailing = reader.take_buffered()

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from minisock.engine import EngineServer, RouteHandler
     from minisock.engine_socket import EngineSocket
 
-__all__ = ["answer_preflight", "serve_get", "serve_handshake", "serve_post", "serve_route"]
+__all__ = [
+    "HeldPoll",
+    "answer_preflight",
+    "serve_get",
+    "serve_handshake",
+    "serve_post",
+    "serve_route",
+]
 
 log = logging.getLogger("minisock.polling")
 
@@ -77,29 +84,139 @@ async def serve_get(
         await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, str(exc)))
         return
     server.transport_started()
+    held: HeldPoll | None = None
     try:
         body, compressible = _poll_take(state)
         if body is None:
-            body, compressible = await _wait_for_body(http, sock)
+            held = HeldPoll(server, http, request, sock)
+            taken = await held.wait()
+            if taken is None:
+                return  # answered from the task that queued the packets
+            body, compressible = taken
         server.refresh(sock)
         if body is None:
             raise trio.BrokenResourceError("client abandoned its poll")
-        if trace.enabled():
-            trace.payload(trace.S2C, sock.eio_sid, body)
-        headers = server.cors_headers(request) + server.response_headers(request) + _NO_STORE
-        content = body.encode("utf-8")
-        if compressible:
-            content = _compressed(server, request, sock, content, headers)
-        try:
-            await http.respond(200, content, content_type=_TEXT, headers=headers)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            # The client left as we answered: it may not have these packets, and we cannot
-            # take them back. Close the session visibly rather than lose them silently.
-            if state.fail(CloseReason.TRANSPORT_ERROR):
-                server.refresh(sock)
-            raise
+        await _send_answer(
+            server, http, sock, _answer(server, http, request, sock, body, compressible)
+        )
     finally:
-        server.transport_finished()
+        if held is None or not held.finished:
+            server.transport_finished()
+
+
+class HeldPoll:
+    """A GET waiting for packets, registered as its session's :attr:`~EngineSocket.poll_wait`.
+
+    Whoever queues packets answers it at once, from its own task (:meth:`kick`): a write the
+    kernel takes whole costs no wake-up of the GET's task, which stays where it waits anyway,
+    on its socket, for the client's next request (or for the client to leave, which
+    abandons the poll). Node answers a waiting GET the same way, at the first packet sent.
+    The GET's task takes over when the answer cannot be written so (TLS, a full socket
+    buffer, a closed session's final answer).
+    """
+
+    __slots__ = ("answered", "finished", "http", "request", "scope", "server", "sock", "unsent")
+
+    def __init__(
+        self, server: EngineServer, http: HttpConnection, request: Request, sock: EngineSocket
+    ) -> None:
+        self.server = server
+        self.http = http
+        self.request = request
+        self.sock = sock
+        self.scope = trio.CancelScope()
+        self.answered = False
+        """The answer was taken from the session (and written, unless :attr:`unsent`)."""
+        self.unsent: bytes | memoryview | None = None
+        """What the GET's task must still write: the rest of the answer, or all of it."""
+        self.finished = False
+        """Written whole by another task: the transport is no longer active."""
+
+    def kick(self) -> None:
+        """The session changed: answer now if there is something to say, or wake the GET."""
+        if self.answered:
+            return
+        sock, state, http = self.sock, self.sock.state, self.http
+        if not state.is_open:
+            self.scope.cancel()  # the final answer and the session's end: the GET's task
+            return
+        body, compressible = _poll_take(state)
+        if body is None:
+            return  # nothing for the client (a sender waiting for room was woken)
+        self.answered = True
+        sock.poll_wait = None
+        content = _answer(self.server, http, self.request, sock, body, compressible)
+        try:
+            rest = http.write_nowait(content)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            rest = content  # the GET's task meets the error and closes the session
+        if rest is None or rest:
+            self.unsent = content if rest is None else rest
+            self.scope.cancel()
+            return
+        self.finished = True
+        self.server.transport_finished()
+        http.await_next_request()
+        if http.has_buffered:
+            self.scope.cancel()  # a pipelined request waits in the buffer: serve it now
+
+    async def wait(self) -> tuple[str | None, bool] | None:
+        """What to answer, ``(None, False)`` if the client left, or ``None`` if another
+        task answered (this one then wrote what that task could not)."""
+        sock, state, http = self.sock, self.sock.state, self.http
+        while True:
+            taken = _poll_take(state)
+            if taken[0] is not None:
+                return taken
+            with self.scope:
+                sock.poll_wait = self
+                try:
+                    more = await http.wait_for_peer()
+                    if more and not self.answered:
+                        await trio.sleep_forever()  # a pipelined request waits for this answer
+                finally:
+                    if sock.poll_wait is self:
+                        sock.poll_wait = None
+            if self.answered:
+                if self.unsent is not None:
+                    await _send_answer(self.server, http, sock, self.unsent)
+                return None
+            if not self.scope.cancelled_caught:
+                break  # the client closed its side
+            self.scope = trio.CancelScope()
+        state.poll_abandon()
+        return None, False
+
+
+def _answer(
+    server: EngineServer,
+    http: HttpConnection,
+    request: Request,
+    sock: EngineSocket,
+    body: str,
+    compressible: bool,
+) -> bytes:
+    """The whole HTTP answer of a poll that carries ``body``."""
+    if trace.enabled():
+        trace.payload(trace.S2C, sock.eio_sid, body)
+    headers = server.cors_headers(request) + server.response_headers(request) + _NO_STORE
+    content = body.encode("utf-8")
+    if compressible:
+        content = _compressed(server, request, sock, content, headers)
+    return http.response_bytes(200, content, _TEXT, headers)
+
+
+async def _send_answer(
+    server: EngineServer, http: HttpConnection, sock: EngineSocket, data: bytes | memoryview
+) -> None:
+    try:
+        await http.write(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        # The client left as we answered: it may not have these packets, and we cannot
+        # take them back. Close the session visibly rather than lose them silently.
+        if sock.state.fail(CloseReason.TRANSPORT_ERROR):
+            server.refresh(sock)
+        raise
 
 
 def _poll_take(state: EngineSession) -> tuple[str | None, bool]:
@@ -130,31 +247,6 @@ def _compressed(
         note = f"body of {len(content)} bytes sent as {len(compressed)}"
         trace.emit(trace.S2C, "polling", sock.eio_sid, f"Content-Encoding: {encoding}", note)
     return compressed
-
-
-async def _wait_for_body(http: HttpConnection, sock: EngineSocket) -> tuple[str | None, bool]:
-    """Wait for the session to have something to say, or for the client to go away.
-
-    Watching the socket matters: a GET the client abandoned must not take the next message
-    with it. If the client leaves, the poll is abandoned and the session closes visibly.
-    One task does both: it watches its socket in a cancel scope that the session's
-    :meth:`~minisock.engine_socket.EngineSocket.wake` cancels (no nursery, no second task).
-    """
-    state = sock.state
-    while True:
-        body, compressible = _poll_take(state)
-        if body is not None:
-            return body, compressible
-        with trio.CancelScope() as waiting:
-            sock.poll_wait = waiting
-            try:
-                await http.wait_for_peer_close()
-            finally:
-                sock.poll_wait = None
-        if not waiting.cancelled_caught:
-            break  # the client closed its side
-    state.poll_abandon()
-    return None, False
 
 
 async def serve_post(

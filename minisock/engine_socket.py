@@ -75,11 +75,16 @@ def _share_words(request: Request) -> None:
     request.query = {strs.get(k, k): strs.get(v, v) for k, v in request.query.items()}
 
 
-class Writer(Protocol):
-    """What a WebSocket transport offers its session (``minisock/_websocket.py``)."""
+class Transporter(Protocol):
+    """What a transport waiting for the session's packets offers it: a WebSocket
+    (``minisock/_websocket.py``), or a long-poll GET (``minisock/_polling.py``)."""
 
     def kick(self) -> None:
         """The session changed (packets queued, closed): write now, or arrange to."""
+
+
+class Writer(Transporter, Protocol):
+    """What a WebSocket transport offers its session."""
 
     def is_idle(self) -> bool:
         """Whether no write is in flight."""
@@ -123,8 +128,9 @@ class EngineSocket:
         """The WebSocket carrying the session, once it has one."""
         self._probe: Writer | None = None
         """A WebSocket probing to upgrade this polling session."""
-        self.poll_wait: trio.CancelScope | None = None
-        """Set by a long-poll GET while it waits (watching its socket): :meth:`wake` ends it."""
+        self.poll_wait: Transporter | None = None
+        """A long-poll GET while it waits (``_polling.HeldPoll``): :meth:`wake` kicks it,
+        which answers it at once when there is something to send."""
         self._reported_closed = False
 
     @property
@@ -244,8 +250,9 @@ class EngineSocket:
         lot = self._lot
         if lot is not None:
             lot.unpark_all()
-        if self.poll_wait is not None:
-            self.poll_wait.cancel()
+        held = self.poll_wait
+        if held is not None:
+            held.kick()
 
     async def wait_changed(self) -> None:
         """Sleep until :meth:`wake` (or :meth:`wake_waiters`) is called."""

@@ -488,14 +488,35 @@ async def test_server_close_answers_the_pending_get() -> None:
         async with running_server(server) as port:
             async with await HttpClient.open(port) as client:
                 sid, _ = await eio_handshake(client)
-            held: list[HttpResponse] = []
-            async with trio.open_nursery() as nursery:
-                await held_poll(nursery, server, port, sid, held)
-                sock = server.sessions[sid]
-                sock.send_nowait("bye")
-                sock.close()
-            assert held[0].body == b"4bye\x1e1"
-            assert sid not in server.sessions
+                held: list[HttpResponse] = []
+                async with trio.open_nursery() as nursery:
+                    await held_poll(nursery, server, port, sid, held)
+                    sock = server.sessions[sid]
+                    sock.close()
+                assert held[0].body == b"1"
+                assert sid not in server.sessions
+                assert (await eio_poll(client, sid)).status == 400
+            assert await events.wait_disconnect(sid) == "forced close"
+    assert events.disconnect_log == [(sid, "forced close")]
+
+
+async def test_a_message_answers_the_pending_get_at_once() -> None:
+    """As in Node: the waiting GET takes the first packet sent; what follows (here the
+    close) waits for the next GET (engine.io 6.6 answers that one ``6\x1e1``)."""
+    server, events = engine()
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port:
+            async with await HttpClient.open(port) as client:
+                sid, _ = await eio_handshake(client)
+                held: list[HttpResponse] = []
+                async with trio.open_nursery() as nursery:
+                    await held_poll(nursery, server, port, sid, held)
+                    sock = server.sessions[sid]
+                    sock.send_nowait("bye")
+                    sock.close()
+                assert held[0].body == b"4bye"
+                assert (await eio_poll(client, sid)).body == b"1"
+                assert sid not in server.sessions
             assert await events.wait_disconnect(sid) == "forced close"
     assert events.disconnect_log == [(sid, "forced close")]
 
