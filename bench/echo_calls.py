@@ -1,8 +1,8 @@
 """Deterministic cost of the Socket.IO echo and fan-out paths: calls and scheduler passes.
 
-    PYTHONPATH=$PWD python bench/echo_calls.py [--inline] [--clients 10] [--messages 4000]
+    PYTHONPATH=$PWD python bench/echo_calls.py [--clients 10] [--messages 4000]
     PYTHONPATH=$PWD python bench/echo_calls.py --fanout 1000 --messages 50
-    PYTHONPATH=$PWD python bench/echo_calls.py --polling [--inline] --messages 2000
+    PYTHONPATH=$PWD python bench/echo_calls.py --polling --messages 2000
 
 The bench server's Socket.IO side (examples/bench_server.py) runs in this process; a client
 process drives it over real WebSockets on 127.0.0.1 (raw frames, blocking sockets, nothing
@@ -55,7 +55,7 @@ class Counter(trio.abc.Instrument):
 
 
 async def serve(args: argparse.Namespace) -> None:
-    sio = build_socketio(None, inline_handlers=args.inline)
+    sio = build_socketio(None)
     counter = Counter()
     trio.lowlevel.add_instrument(counter)
     profile = cProfile.Profile()
@@ -86,9 +86,8 @@ async def serve(args: argparse.Namespace) -> None:
     what = f"fanout {args.fanout}" if args.fanout else f"echo {args.clients}c"
     if args.polling:
         what = "polling echo 1c, GET held"
-    mode = "inline" if args.inline else "default"
     print(
-        f"{what} ({mode}): {total / n:.1f} calls, {counter.steps / n:.2f} task steps, "
+        f"{what}: {total / n:.1f} calls, {counter.steps / n:.2f} task steps, "
         f"{counter.spawns / n:.2f} spawns per message ({n} messages)"
     )
     if args.top:
@@ -280,7 +279,6 @@ def run_fanout(conns: list[Conn], messages: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--inline", action="store_true")
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--fanout", type=int, default=0)
     parser.add_argument("--polling", action="store_true")

@@ -82,12 +82,6 @@ def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
         "minisock": ServerSpec(
             "minisock", [args.minisock_python, str(REPO / "examples" / "bench_server.py")], ALL_CAPS
         ),
-        "minisock-inline": ServerSpec(
-            "minisock-inline",
-            [args.minisock_python, str(REPO / "examples" / "bench_server.py")],
-            ALL_CAPS,
-            {"BENCH_INLINE_HANDLERS": "1"},
-        ),
         "python-socketio": ServerSpec(
             "python-socketio",
             [bench_py, str(HERE / "peers" / "python_socketio_server.py")],
@@ -149,7 +143,6 @@ class ServerProc:
         self.port = free_port()
         env = dict(os.environ, PORT=str(self.port))
         env.pop("BENCH_JWT_SECRET", None)
-        env.pop("BENCH_INLINE_HANDLERS", None)
         env.update(self.spec.env)
         env.update(env_extra or {})
         log = open(self.log_dir / f"{self.spec.name}.log", "ab")  # noqa: SIM115
@@ -2145,8 +2138,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--servers",
         nargs="+",
-        default=["minisock", "minisock-inline", "python-socketio", "node", "floor"],
-        help="of minisock, minisock-inline, python-socketio, node, floor",
+        default=["minisock", "python-socketio", "node", "floor"],
+        help="of minisock, python-socketio, node, floor",
     )
     parser.add_argument(
         "--scenarios",

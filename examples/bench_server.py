@@ -10,11 +10,9 @@
   ``Authorization: Bearer <HS256 token>`` (issuer ``accounts.examplesoft.com``, audience
   ``yoursite.net``), otherwise HTTP 401.
 
-minisock's defaults otherwise (limits, Origin policy, heartbeat; handlers in the ordered
-per-client queue), no logging per message, one startup line on stderr; SIGTERM stops it
-gracefully within a few seconds. ``BENCH_INLINE_HANDLERS=1`` runs the event handlers in the
-connection's reader instead (``Server(inline_handlers=True)``: none of these handlers waits
-for an ack of its own client); the load generator measures that as ``minisock-inline``.
+minisock's defaults otherwise (limits, Origin policy, heartbeat; handlers in the reader
+until they wait, in each client's order), no logging per message, one startup line on stderr;
+SIGTERM stops it gracefully within a few seconds.
 ``BENCH_DEFLATE=1`` turns permessage-deflate on (``Deflate()``: messages of 1024 bytes or more
 are compressed for clients that offer it); the load generator's ``deflate`` group uses it.
 ``BENCH_REDIS_URL=redis://127.0.0.1:6379`` puts the Socket.IO server on the Redis adapter
@@ -52,7 +50,6 @@ AUDIENCE = "yoursite.net"
 def build_socketio(
     secret: str | None,
     *,
-    inline_handlers: bool = False,
     redis_url: str | None = None,
     deflate: bool = False,
 ) -> Server:
@@ -62,7 +59,6 @@ def build_socketio(
         auth = JWTAuth(JWTVerifier(secret, issuer=ISSUER, audience=AUDIENCE))
     sio = Server(
         auth=auth,
-        inline_handlers=inline_handlers,
         adapter=cluster_adapter(redis_url),
         per_message_deflate=Deflate() if deflate else False,
     )
@@ -103,13 +99,10 @@ def build_engineio() -> EngineServer:
 async def serve(
     port: int,
     secret: str | None,
-    inline_handlers: bool,
     redis_url: str | None = None,
     deflate: bool = False,
 ) -> None:
-    sio = build_socketio(
-        secret, inline_handlers=inline_handlers, redis_url=redis_url, deflate=deflate
-    )
+    sio = build_socketio(secret, redis_url=redis_url, deflate=deflate)
     sio.mount(build_engineio())
     async with trio.open_nursery() as nursery:
         bound = await nursery.start(serve_until_signal, sio, "127.0.0.1", port)
@@ -117,7 +110,6 @@ async def serve(
             f"minisock bench server on http://127.0.0.1:{bound}/ "
             f"(minisock {version('minisock')}, trio {trio.__version__}, "
             f"Python {sys.version.split()[0]}, JWT {'on' if secret else 'off'}, "
-            f"inline handlers {'on' if inline_handlers else 'off'}, "
             f"permessage-deflate {'on' if deflate else 'off'}, "
             f"adapter {'redis ' + redis_url if redis_url else 'in-memory'})",
             file=sys.stderr,
@@ -128,10 +120,9 @@ async def serve(
 def main() -> None:
     port = int(os.environ.get("PORT", "3000"))
     secret = os.environ.get("BENCH_JWT_SECRET") or None
-    inline_handlers = os.environ.get("BENCH_INLINE_HANDLERS", "") == "1"
     redis_url = os.environ.get("BENCH_REDIS_URL") or None
     deflate = os.environ.get("BENCH_DEFLATE", "") == "1"
-    trio.run(serve, port, secret, inline_handlers, redis_url, deflate)
+    trio.run(serve, port, secret, redis_url, deflate)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,17 @@
 """The Socket.IO state of one Engine.IO session: its decoder, namespaces and handler queue.
 
-Handlers run in one ordered queue per client, worked by a task that exists only while there
-is work. So a handler may ``await socket.call(...)`` (the reader keeps reading and delivers
-the ack), events of one client are handled in the order they arrived, and an idle client
-owns no task. A worker that ran an event handler waits up to ``WORKER_LINGER`` seconds for
-the next one before it ends: a client that keeps sending then costs a wake-up per event,
-not a new task (a spawn costs about twice the wake-up in trio).
+A handler runs in the task that read its message, until it returns or first waits. So a
+handler that returns without waiting (nearly all: an emit goes out at once) costs no task
+and no scheduler pass. One that waits keeps its task, and the connection's reading moves to
+a new one (:mod:`minisock._handoff`): the reader keeps reading, and delivers the ack the
+handler may be waiting for. Events of one client are handled in the order they arrived:
+while a handler of the client waits, its next events queue behind it, and the task that ran
+it works the queue once it returns. An idle client owns no task. With the queue full, the
+reader stops reading that client (TCP pushes back).
 
-With ``Server(inline_handlers=True)`` event handlers run in the connection's reader
-instead, and a slow handler slows only its own client's reading. What that buys is the hop
-to the worker: one scheduler pass per event (``bench/echo_calls.py``, a 20 B echo: 1 task
-step and about 155 Python calls per event inline, 2 steps and about 200 calls by default).
-The price: such a handler cannot wait for its own client's ack (the reader that would
-deliver it is busy running the handler), so ``call()`` there raises at once, and while it
-waits nothing else of that client is read (pongs included).
+``bench/echo_calls.py`` counts the cost: a 20 B echo over WebSocket takes 1 scheduler pass
+and about 140 Python calls; with the per-client worker task this replaced, 2 passes and
+about 177 calls.
 """
 
 from __future__ import annotations
@@ -22,12 +20,13 @@ import logging
 import math
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from minisock._handoff import run_until_parked
 from minisock.ack import NO_ACK, Ack, current_ack
 from minisock.errors import ConnectRefusedError, SessionClosedError, TokenError
 from minisock.proto.recovery import RECOVERABLE_REASONS, Claim, KeptSession
@@ -48,24 +47,16 @@ log = logging.getLogger("minisock.client")
 
 Job = Callable[[], Awaitable[None]]
 
-WORKER_LINGER = 1.0
-"""Seconds a handler worker stays after its last event, waiting for the next one."""
-
 
 class Client:
     """One Engine.IO session seen by the Socket.IO layer."""
 
     __slots__ = (
         "_jobs",
-        "_lingers",
         "_lot",
-        "_parked",
-        "_retire_at",
-        "_woken",
         "_working",
         "decoder",
         "engine",
-        "inline_task",
         "server",
         "sockets",
         "state",
@@ -80,15 +71,10 @@ class Client:
         self.sockets: dict[str, Socket] = {}
         """Sockets by namespace name (connecting ones included)."""
         self.timer_at = float("inf")
-        self._jobs: deque[Job] | None = None  # made when there is work: idle clients are many
+        self._jobs: deque[Job] | None = None  # made when jobs queue: idle clients are many
         self._working = False
+        """A job of this client is running (in the reader, or in the task it parked in)."""
         self._lot: trio.lowlevel.ParkingLot | None = None  # likewise, only under backpressure
-        self._lingers = False  # an event was queued: the worker waits a while for the next
-        self._parked: trio.lowlevel.Task | None = None  # the worker, waiting for a job
-        self._woken = False  # the worker had a job since the timer last looked
-        self._retire_at = math.inf  # when the timer looks
-        self.inline_task: trio.lowlevel.Task | None = None
-        """The reader task while it runs an inline handler (``inline_handlers`` mode)."""
 
     # ---------------------------------------------------------------- inbound
 
@@ -115,28 +101,19 @@ class Client:
             limit = socket.namespace.rate_limit
             if limit is not None and self._over_limit(socket, limit):
                 return
-            if self.server.inline_handlers and not self._working:
-                # Run it here, in the connection's reader: no task, no queue. Only when no
-                # queued job is pending, so the order of this client's events holds.
-                self.inline_task = trio.lowlevel.current_task()
-                try:
-                    await self._run_event(socket, packet.data, packet.id)
-                finally:
-                    self.inline_task = None
+            if self._working:
+                await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
             else:
-                self._lingers = True
-                job = partial(self._run_event, socket, packet.data, packet.id)
-                jobs = self._jobs
-                if jobs is None or len(jobs) < self.server.max_queued_events:
-                    self._append(job)  # room: no wait, so no coroutine for _enqueue
-                else:
-                    await self._enqueue(job)
+                await self._run_here(self._run_event(socket, packet.data, packet.id))
         elif kind is SioPacketType.ACK:
             assert packet.id is not None
             self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)
         elif kind is SioPacketType.CONNECT:
             self.state.begin_connect(packet.nsp)
-            await self._enqueue(partial(self._connect, packet.nsp, packet.data))
+            if self._working:
+                await self._enqueue(partial(self._connect, packet.nsp, packet.data))
+            else:
+                await self._run_here(self._connect(packet.nsp, packet.data))
         elif kind is SioPacketType.DISCONNECT:
             self.socket_closed(self.sockets[packet.nsp], "client namespace disconnect")
 
@@ -148,7 +125,22 @@ class Client:
 
     # ---------------------------------------------------------------- the job queue
 
+    async def _run_here(self, job: Coroutine[Any, Any, None]) -> None:
+        """Run ``job`` in this task, the reader, which hands its reading on if the job waits;
+        then the jobs that queued behind it meanwhile."""
+        self._working = True
+        try:
+            reader = self.engine.reader
+            try:
+                await run_until_parked(job, _stay if reader is None else reader.hand_off)
+            except Exception:
+                log.exception("a job of one client failed")
+            await self._drain()
+        finally:
+            self._working = False
+
     async def _enqueue(self, job: Job) -> None:
+        """Queue ``job`` behind the one running; wait while the queue is full."""
         while self._jobs is not None and len(self._jobs) >= self.server.max_queued_events:
             if self._lot is None:
                 self._lot = trio.lowlevel.ParkingLot()
@@ -156,71 +148,34 @@ class Client:
         self._append(job)
 
     def _append(self, job: Job) -> None:
+        """Queue ``job``; with no job running, a task of its own runs it (the callers that
+        cannot wait: a disconnect)."""
         if self._jobs is None:
             self._jobs = deque()
         self._jobs.append(job)
-        parked = self._parked
-        if parked is not None:
-            self._parked = None
-            self._woken = True
-            trio.lowlevel.reschedule(parked)
-        elif not self._working:
+        if not self._working:
             self._working = True
             self.server.engine.spawn(self._work)
 
     async def _work(self) -> None:
-        jobs = self._jobs
-        assert jobs is not None
         try:
-            while True:
-                while jobs:
-                    job = jobs.popleft()
-                    if self._lot is not None:
-                        self._lot.unpark_all()
-                    try:
-                        await job()
-                    except Exception:
-                        # Jobs contain their handlers' errors; this catches minisock's own,
-                        # so that one client's failure never reaches the server's nursery.
-                        log.exception("a job of one client failed")
-                if not self._lingers or self.engine.closed:
-                    break
-                # Wait for the next event here: waking this task costs less than a new one.
-                self._parked = trio.lowlevel.current_task()
-                if self._retire_at == math.inf:  # else the timer is set already
-                    self._retire_at = trio.current_time() + WORKER_LINGER
-                    self.server.schedule(self)
-                await trio.lowlevel.wait_task_rescheduled(self._abort_linger)
-                if not jobs:
-                    break  # retired (a job queued since then finds it still working)
+            await self._drain()
         finally:
-            self._parked = None
             self._working = False
-            self._lingers = False
-            self._retire_at = math.inf
-            self._jobs = None  # the next job makes a new one
 
-    def _abort_linger(self, raise_cancel: Any) -> trio.lowlevel.Abort:
-        self._parked = None  # cancelled (the server stops): nobody may wake it now
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    def retire_idle_worker(self, now: float) -> None:
-        """The timer's call: end the waiting worker if it had no job for ``WORKER_LINGER``
-        seconds (between one and two of them: no clock is read per event)."""
-        closed = self.engine.closed
-        if now < self._retire_at and not closed:
-            return
-        parked = self._parked
-        if parked is None:  # working: look again later (or it ends on its own)
-            self._retire_at = now + WORKER_LINGER if self._working else math.inf
-        elif self._woken and not closed:
-            self._woken = False
-            self._retire_at = now + WORKER_LINGER
-        else:
-            self._parked = None
-            self._woken = False
-            self._retire_at = math.inf
-            trio.lowlevel.reschedule(parked)
+    async def _drain(self) -> None:
+        jobs = self._jobs
+        while jobs:
+            job = jobs.popleft()
+            if self._lot is not None:
+                self._lot.unpark_all()
+            try:
+                await job()
+            except Exception:
+                # Jobs contain their handlers' errors; this catches minisock's own, so that
+                # one client's failure never reaches the server's nursery.
+                log.exception("a job of one client failed")
+        self._jobs = None  # the next queue makes a new one
 
     # ---------------------------------------------------------------- jobs
 
@@ -370,7 +325,6 @@ class Client:
     def next_deadline(self) -> float:
         """The connect deadline, or the first token expiry among this client's sockets."""
         deadline = self.state.next_deadline()
-        deadline = min(deadline, self._retire_at)  # a lingering worker's, or inf
         for socket in self.sockets.values():
             deadline = min(deadline, socket.expires_at)
         return deadline
@@ -518,7 +472,11 @@ class Client:
         self.decoder.reset()  # attachments half received go now, not with the last reference
         for socket in list(self.sockets.values()):
             self.socket_closed(socket, reason)
-        self.retire_idle_worker(trio.current_time())  # a disconnect handler woke it, or none
+
+
+def _stay() -> None:
+    """No transport can take the reading over (an in-process test, say): the reader waits
+    for the job, as it does for a raw Engine.IO handler."""
 
 
 def _expiry(auth: JWTAuth, claims: dict[str, Any]) -> float:

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -22,6 +23,9 @@ from minisock import trace
 from minisock._timers import TimerHeap
 from minisock.proto.http1 import HttpError, RequestReader, response_head
 from minisock.request import Request
+
+if TYPE_CHECKING:
+    from minisock.engine import EngineServer
 
 __all__ = ["BodyTooLargeError", "HttpConnection", "MalformedBodyError"]
 
@@ -65,9 +69,11 @@ class HttpConnection:
         "_reader",
         "_socket",
         "_timers",
+        "acceptor",
         "body_timeout",
         "detached",
         "head_timeout",
+        "owner",
         "peer",
         "read_deadline",
         "request_timeout",
@@ -109,6 +115,11 @@ class HttpConnection:
         """When the body being read must be complete (set at its first wait for data)."""
         self.detached = False
         """Set once a WebSocket owns the stream; this object must not touch it any more."""
+        self.acceptor: EngineServer | None = None
+        """The server whose request loop serves this connection."""
+        self.owner: trio.lowlevel.Task | None = None
+        """The task serving the requests; another one once a POST's delivery moved it on
+        (``_polling.PostDelivery``)."""
         self._method = b""
         self._keep_alive = True
         self._just_read = False

@@ -7,6 +7,7 @@ request is never left hanging (the reference once forgot, CVE-2026-59725).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -39,6 +40,7 @@ _TEXT = "text/plain; charset=UTF-8"
 _NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be replayed
 _MALFORMED_BODY = {"code": 3, "message": "malformed request body"}
 _MALFORMED = Reject(400, ErrorCode.BAD_REQUEST, "malformed request body")
+_NOT_UTF8 = "Payload is not valid UTF-8"
 # Engine.IO clients never compress what they send; a compressed body would be read as garbage.
 _ENCODED_BODY = Reject(415, ErrorCode.BAD_REQUEST, "Content-Encoding is not supported")
 
@@ -277,66 +279,122 @@ async def serve_post(
         server.refresh(sock)
         await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, str(exc)))
         return
-    # The mark is released before the answer is written, never after: a client that reads
-    # the answer may send its next POST at once on another connection, and that POST must
-    # not find this one still marked in progress.
-    released = False
     try:
-        try:
-            body = await http.read_body(limit)
-        except BodyTooLargeError:
-            state.post_end()
-            released = True
-            await server.reject(http, request, _too_large(limit), close=True)
-            return
-        except MalformedBodyError:
-            state.post_end()
-            released = True
-            await server.reject(http, request, _MALFORMED, close=True)
-            return
-        error = await _receive_payload(server, sock, body)
+        body = await http.read_body(limit)
+    except BodyTooLargeError:
         state.post_end()
-        released = True
-        server.refresh(sock)
-        if error is not None:
-            await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, error))
-            return
-        headers = server.cors_headers(request) + server.response_headers(request)
-        await http.respond(200, b"ok", content_type=_TEXT, headers=headers)
-    finally:
-        if not released:  # cancelled or failed while reading or delivering
-            state.post_end()
-
-
-async def _receive_payload(server: EngineServer, sock: EngineSocket, body: bytes) -> str | None:
-    """Deliver each packet in order; returns an error message if the payload was bad.
-
-    Packets before a bad one are delivered, as the reference does; then the session closes.
-    """
-    state = sock.state
+        await server.reject(http, request, _too_large(limit), close=True)
+        return
+    except MalformedBodyError:
+        state.post_end()
+        await server.reject(http, request, _MALFORMED, close=True)
+        return
+    except BaseException:
+        state.post_end()  # cancelled, or the client left while sending
+        raise
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
+        state.post_end()
         state.fail(CloseReason.PARSE_ERROR)
-        return "Payload is not valid UTF-8"
+        server.refresh(sock)
+        await server.reject(http, request, Reject(400, ErrorCode.BAD_REQUEST, _NOT_UTF8))
+        return
     if trace.enabled():
         trace.payload(trace.C2S, sock.eio_sid, text)
-    for record in text.split(RECORD_SEPARATOR):
-        if not state.is_open:
-            if state.close_reason == CloseReason.TRANSPORT_CLOSE:
-                break  # the client's own "1" came earlier in this payload
-            # Closed by something else meanwhile (an overlapping POST, a timeout): these
-            # packets were not taken, so the client must not be told "ok".
-            return f"Session closed: {state.close_reason}"
+    await PostDelivery(server, http, request, sock, iter(text.split(RECORD_SEPARATOR))).run()
+
+
+class PostDelivery:
+    """A POST's packets, handed to the application in order, then its ``ok``; meanwhile the
+    session's :class:`~minisock.engine_socket.Reader`.
+
+    If a handler waits (the Socket.IO layer then calls :meth:`hand_off`), a new task takes
+    the rest over: the packets left, the answer, and the connection's next requests, so that
+    the client's next POST (an ack the handler may be waiting for) is read. This task stays
+    with the handler until it returns, and touches the connection no more.
+    """
+
+    __slots__ = ("http", "moved", "records", "request", "server", "sock")
+
+    def __init__(
+        self,
+        server: EngineServer,
+        http: HttpConnection,
+        request: Request,
+        sock: EngineSocket,
+        records: Iterator[str],
+    ) -> None:
+        self.server = server
+        self.http = http
+        self.request = request
+        self.sock = sock
+        self.records = records
+        self.moved = False
+
+    def hand_off(self) -> None:
+        http = self.http
+        acceptor = http.acceptor
+        assert acceptor is not None
+        rest = PostDelivery(self.server, http, self.request, self.sock, self.records)
+        acceptor.spawn(acceptor.serve_requests, http, rest.run)
+        self.moved = True
+        http.owner = None  # until the new task takes it
+
+    async def run(self) -> None:
+        """Deliver each packet in order, then answer; a bad packet ends the session after
+        those before it were delivered, as in the reference. The mark of a POST in progress
+        is released before the answer is written, never after: a client that reads the
+        answer may send its next POST at once on another connection, and that POST must not
+        find this one still marked."""
+        server, sock = self.server, self.sock
+        state = sock.state
+        released = False
         try:
-            packet = decode_packet(record)
-        except EngineProtocolError as exc:
-            state.fail(CloseReason.PARSE_ERROR)
-            return f"Invalid packet: {exc.message}"
-        data = state.receive(packet, trio.current_time())
-        if data is not None:
-            await server.deliver(sock, data)
-    return None
+            error = await self._deliver()
+            if self.moved:
+                released = True  # the task that took over releases it
+                return
+            state.post_end()
+            released = True
+            server.refresh(sock)
+            if error is not None:
+                reject = Reject(400, ErrorCode.BAD_REQUEST, error)
+                await server.reject(self.http, self.request, reject)
+                return
+            headers = server.cors_headers(self.request) + server.response_headers(self.request)
+            await self.http.respond(200, b"ok", content_type=_TEXT, headers=headers)
+        finally:
+            if not released:  # cancelled or failed while delivering
+                state.post_end()
+
+    async def _deliver(self) -> str | None:
+        """Hand the packets over; an error message if one was bad."""
+        server, sock = self.server, self.sock
+        state = sock.state
+        try:
+            for record in self.records:
+                if not state.is_open:
+                    if state.close_reason == CloseReason.TRANSPORT_CLOSE:
+                        break  # the client's own "1" came earlier in this payload
+                    # Closed by something else meanwhile (an overlapping POST, a timeout):
+                    # these packets were not taken, so the client must not be told "ok".
+                    return f"Session closed: {state.close_reason}"
+                try:
+                    packet = decode_packet(record)
+                except EngineProtocolError as exc:
+                    state.fail(CloseReason.PARSE_ERROR)
+                    return f"Invalid packet: {exc.message}"
+                data = state.receive(packet, trio.current_time())
+                if data is not None:
+                    sock.reader = self
+                    await server.deliver(sock, data)
+                    if self.moved:
+                        return None
+        finally:
+            if sock.reader is self:
+                sock.reader = None  # an idle session keeps no POST
+        return None
 
 
 async def serve_route(

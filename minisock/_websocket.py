@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -251,11 +252,15 @@ class _Binding:
     """
 
     __slots__ = (
+        "batch",
         "close_code",
         "close_reason",
+        "counted",
         "decided",
         "flush_scope",
         "flushing",
+        "generation",
+        "http",
         "probing",
         "scope",
         "server",
@@ -278,6 +283,26 @@ class _Binding:
         self.decided = False
         self.close_code: int | None = None
         self.close_reason = ""
+        self.counted = False
+        """The reader runs in a task of its own, counted in ``server.connections``."""
+        self.generation = 0
+        """Which reader task reads: each :meth:`hand_off` starts the next one."""
+        self.batch: Iterator[ws.WsEvent] | None = None
+        """The events read and not handled yet: the next reader starts with them."""
+        self.http: HttpConnection | None = None
+        """The HTTP connection whose task reads, when that is the reader (TLS, in memory)."""
+
+    def hand_off(self) -> None:
+        """The handler running in the reader's task waits: a new task reads on, starting
+        with the rest of the batch; the old one ends once the handler returns."""
+        self.server.spawn(_serve, self, False, True)
+        http = self.http
+        if http is not None:  # the connection's count moves from the HTTP handler's task
+            http.owner = None
+            self.http = None
+            self.counted = True
+        self.generation += 1
+        self.scope = None  # the old reader's scope is the handler's now, not to be ended
 
     def decide(self, code: int | None, reason: str = "") -> None:
         """Record how the connection ends; the first decision wins."""
@@ -457,44 +482,58 @@ async def _hand_over(http: HttpConnection, binding: _Binding, *, connect: bool) 
     server = binding.server
     server.transport_started()  # now, not when the task starts: a shutdown waits for it
     if binding.socket.stream is http.stream:
+        binding.http = http
         await _serve(binding, connect, False)
         return
     server.connections += 1  # still a connection, for max_connections
-    server.spawn(_serve, binding, connect, True)
+    binding.counted = True
+    server.spawn(_serve, binding, connect, False)
 
 
-async def _serve(binding: _Binding, connect: bool, counted: bool) -> None:
-    """The connection's reader, and in the end its closing."""
+async def _serve(binding: _Binding, connect: bool, resumed: bool) -> None:
+    """The connection's reader, and in the end its closing. ``resumed``: a reader taking
+    over from one whose handler waits (:meth:`_Binding.hand_off`)."""
     server, socket, sock = binding.server, binding.socket, binding.sock
+    generation = binding.generation
     try:
         with trio.CancelScope() as scope:
             binding.scope = scope
             if binding.decided:  # ended before it started (the upgrade timed out)
                 scope.cancel()
-            if not binding.probing:
+            if not binding.probing and not resumed:
                 sock.writer = binding
                 binding.kick()  # the open packet
             if connect:
                 await server.call_connect(sock)
-            await _read_loop(server, socket, sock, binding)
+            await _read_loop(server, socket, sock, binding, generation)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
-        _connection_lost(binding)
+        if binding.generation == generation:
+            _connection_lost(binding)
     except Exception:
         # One connection's failure must never take the server down with it.
         log.exception("websocket connection failed")
     finally:
-        if binding.flush_scope is not None:
-            binding.flush_scope.cancel()  # nothing more is written but the close frame
-        if not binding.decided:
-            # Cancelled from outside (hard shutdown), or failed.
-            _transport_lost(server, sock, binding, CloseReason.SERVER_SHUTTING_DOWN)
-            binding.decide(ws.CloseCode.GOING_AWAY)
-        if sock.writer is binding:
-            sock.writer = None
-        await socket.close(binding.close_code, binding.close_reason)
-        server.transport_finished()
-        if counted:
-            server.connections -= 1
+        if binding.generation == generation:  # else a newer reader owns the ending
+            await _end(binding)
+
+
+async def _end(binding: _Binding) -> None:
+    """Close the connection, once its reader is done."""
+    server, socket, sock = binding.server, binding.socket, binding.sock
+    if binding.flush_scope is not None:
+        binding.flush_scope.cancel()  # nothing more is written but the close frame
+    if not binding.decided:
+        # Cancelled from outside (hard shutdown), or failed.
+        _transport_lost(server, sock, binding, CloseReason.SERVER_SHUTTING_DOWN)
+        binding.decide(ws.CloseCode.GOING_AWAY)
+    if sock.writer is binding:
+        sock.writer = None
+    if sock.reader is binding:
+        sock.reader = None
+    await socket.close(binding.close_code, binding.close_reason)
+    server.transport_finished()
+    if binding.counted:
+        server.connections -= 1
 
 
 async def _flush(binding: _Binding) -> None:
@@ -591,27 +630,35 @@ def _transport_lost(
 
 
 async def _read_loop(
-    server: EngineServer, socket: WebSocket, sock: EngineSocket, binding: _Binding
+    server: EngineServer,
+    socket: WebSocket,
+    sock: EngineSocket,
+    binding: _Binding,
+    generation: int,
 ) -> None:
     state = sock.state
     event: ws.WsEvent | None
     packet: Packet | None
     reply: WirePacket | None
     while True:
-        try:
-            events = await socket.receive()
-        except WebSocketProtocolError as exc:
-            binding.decide(exc.close_code, exc.message)
-            _transport_lost(server, sock, binding, CloseReason.TRANSPORT_ERROR)
-            return
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            events = None
-        if events is None:
-            socket.close_sent = True  # nobody is left to read our close frame
-            binding.decide(None, "end of stream")
-            _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
-            return
-        for event in events:
+        batch = binding.batch  # what a reader that handed off left, or a new read
+        if batch is None:
+            try:
+                events = await socket.receive()
+            except WebSocketProtocolError as exc:
+                binding.decide(exc.close_code, exc.message)
+                _transport_lost(server, sock, binding, CloseReason.TRANSPORT_ERROR)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                events = None
+            if events is None:
+                socket.close_sent = True  # nobody is left to read our close frame
+                binding.decide(None, "end of stream")
+                _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
+                return
+            batch = binding.batch = iter(events)
+            del events
+        for event in batch:
             kind = type(event)
             if kind is ws.TextMessage or kind is ws.BinaryMessage:
                 assert isinstance(event, ws.TextMessage | ws.BinaryMessage)
@@ -652,7 +699,10 @@ async def _read_loop(
                     continue
                 data = state.receive(packet, trio.current_time())
                 if data is not None:
+                    sock.reader = binding
                     await server.deliver(sock, data)
+                    if binding.generation != generation:
+                        return  # the handler waited, and a new task reads on
                 else:
                     server.refresh(sock)  # a pong reschedules the heartbeat
             elif kind is ws.Ping:
@@ -673,4 +723,4 @@ async def _read_loop(
                 _transport_lost(server, sock, binding, CloseReason.TRANSPORT_CLOSE)
                 return
         # Idle until the next read: hold nothing of this batch (a few hundred bytes).
-        events = event = packet = data = reply = None
+        binding.batch = batch = event = packet = data = reply = None

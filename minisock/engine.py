@@ -493,8 +493,22 @@ class EngineServer:
             body_timeout=self.body_timeout,
             request_timeout=self.request_timeout,
         )
+        http.acceptor = self
         self.connections += 1
+        await self.serve_requests(http)
+
+    async def serve_requests(
+        self, http: HttpConnection, resume: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Answer the connection's requests until it ends or a WebSocket takes its stream,
+        then close it. A POST whose handler waits moves the connection to a new task, which
+        comes here with ``resume``, the rest of that POST, to finish first."""
+        me = http.owner = trio.lowlevel.current_task()
         try:
+            if resume is not None:
+                await resume()
+                if http.owner is not me or not await http.finish_request():
+                    return
             while True:
                 request = await http.next_request()
                 if request is None:
@@ -506,6 +520,8 @@ class EngineServer:
                     break
                 if await self._dispatch(http, request):
                     return  # a WebSocket took the stream over
+                if http.owner is not me:
+                    return  # another task serves the connection now
                 if not await http.finish_request():
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -514,9 +530,10 @@ class EngineServer:
             # One connection's failure must never take the server down with it.
             log.exception("connection handler failed")
         finally:
-            self.connections -= 1
-            if not http.detached:
-                await http.aclose()
+            if http.owner is me:
+                self.connections -= 1
+                if not http.detached:
+                    await http.aclose()
 
     async def _dispatch(self, http: HttpConnection, request: Request) -> bool:
         """Answer one request; returns ``True`` when a WebSocket took over the stream."""

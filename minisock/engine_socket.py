@@ -90,6 +90,15 @@ class Writer(Transporter, Protocol):
         """Whether no write is in flight."""
 
 
+class Reader(Protocol):
+    """The transport reading the session's messages, as the application's handler for one
+    of them runs in its task: a WebSocket's reader, or a POST's delivery."""
+
+    def hand_off(self) -> None:
+        """The handler running in the reader's task waits: go on reading in a new task.
+        (The Socket.IO layer calls this; a raw Engine.IO handler keeps its reader.)"""
+
+
 class EngineSocket:
     """One client session. Send with :meth:`send`; close with :meth:`close`."""
 
@@ -103,6 +112,7 @@ class EngineSocket:
         "claims",
         "identity",
         "poll_wait",
+        "reader",
         "request",
         "state",
         "timer_at",
@@ -131,6 +141,8 @@ class EngineSocket:
         self.poll_wait: Transporter | None = None
         """A long-poll GET while it waits (``_polling.HeldPoll``): :meth:`wake` kicks it,
         which answers it at once when there is something to send."""
+        self.reader: Reader | None = None
+        """Set by the transport before it delivers a message (see :class:`Reader`)."""
         self._reported_closed = False
 
     @property

@@ -84,7 +84,6 @@ class Server:
         max_room_name_length: int = 256,
         adapter: Callable[[Namespace], Adapter] = LocalAdapter,
         auth: JWTAuth | None = None,
-        inline_handlers: bool = False,
         cleanup_empty_child_namespaces: bool = False,
         max_namespaces: int = 1000,
         rate_limit: RateLimit | None = None,
@@ -111,8 +110,6 @@ class Server:
         costs one check per connect and disconnect, never per message."""
         self.stats = ServerStats()
         """What the server dropped: volatile packets, rate-limited events."""
-        self.inline_handlers = inline_handlers
-        """Run event handlers in the connection's reader (see ``minisock/_client.py``)."""
         if auth is not None:
             engine_options.setdefault("handshake_check", auth.check_handshake)
         self.engine = EngineServer(path=path, **engine_options)
@@ -333,5 +330,4 @@ class Server:
             log.debug("no namespace joined within connectTimeout; closing")
             client.engine.close("connect timeout")
         client.expire_tokens(now)
-        client.retire_idle_worker(now)
         self.schedule(client)

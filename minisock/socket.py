@@ -213,12 +213,6 @@ class Socket:
         python-socketio does). Bound the wait with your own ``trio.fail_after``.
         """
         check_event_name(event)
-        if self.client.inline_task is trio.lowlevel.current_task():
-            raise RuntimeError(
-                "call() cannot wait for an ack from the client whose inline handler is "
-                "running: that client's reader is busy. Use Server(inline_handlers=False), "
-                "or call() from a task of your own."
-            )
         if self._held is not None:
             # Inside the connect handler: an ack can only come once the client knows it is
             # connected, so acknowledge the connection now (the reference's order).

@@ -246,6 +246,40 @@ async def test_server_call_is_answered_by_a_posted_ack() -> None:
         assert answers == [("answer", b"\x02")]
 
 
+async def test_a_handler_waiting_for_its_clients_ack_over_one_keep_alive_connection() -> None:
+    """The handler waits for an ack of its own client: the POST that brought the event is
+    answered at once, and the next POST, on the same connection, is read and brings the ack
+    (the connection's reading moved to a new task when the handler waited). An event posted
+    after the one whose handler waits is handled after it returns."""
+    app = App()
+    order: list[str] = []
+
+    @app.sio.on("ask")
+    async def ask(socket: Socket) -> Any:
+        answer = await socket.call("question")
+        order.append(f"ask got {answer}")
+        return answer
+
+    @app.sio.on("next")
+    async def next_event(socket: Socket) -> None:
+        order.append("next")
+
+    async with serving(app) as port:
+        session = await Polling.open(port)
+        await session.connect()
+        async with await HttpClient.open(port) as posts:
+            response = await eio_post(posts, session.eio_sid, f'421["ask"]{RS}42["next"]', PATH)
+            assert (response.status, response.body) == (200, b"ok")
+            assert await session.receive(1) == ['420["question"]']
+            assert order == []
+            response = await eio_post(posts, session.eio_sid, '430["yes"]', PATH)
+            assert (response.status, response.body) == (200, b"ok")
+            assert await session.receive(1) == ['431["yes"]']
+        while len(order) < 2:
+            await trio.sleep(0.01)
+    assert order == ["ask got yes", "next"]
+
+
 # ---------------------------------------------------------------- disconnect
 
 

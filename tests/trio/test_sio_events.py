@@ -10,8 +10,6 @@ Wire lines in comments are labelled ``C→S`` or ``S→C``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ import trio
 import trio.testing
 
 from minisock import NO_ACK, Ack, RateLimit, Server, SessionClosedError, Socket
-from minisock._client import WORKER_LINGER
 from minisock.ack import NoAck
 from minisock.socket import _EMITS_PER_PASS
 from minisock.testing import WsClient, memory_connection, running_server
@@ -204,8 +201,10 @@ async def test_an_ack_that_cannot_be_encoded_raises_and_may_be_answered_again(
         assert await recv(ws) == '435["fine"]'
 
 
-async def test_take_ack_works_with_inline_handlers(autojump_clock: trio.testing.MockClock) -> None:
-    sio = Server(inline_handlers=True)
+async def test_take_ack_answered_from_a_task_of_the_handler(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sio = Server()
 
     @sio.on("later")
     async def later(socket: Socket) -> None:
@@ -490,58 +489,39 @@ async def test_a_middleware_may_take_the_ack_and_answer_a_refusal(
         await nothing_for(ws, 0.5)
 
 
-# ---------------------------------------------------------------- the handler worker
-# A worker that ran an event handler waits WORKER_LINGER seconds for the next event (a wake-up
-# costs less than a new task), then ends; a client that leaves ends it at once. Pinned by the
-# identity of the task each handler runs in.
+# ---------------------------------------------------------------- where handlers run
+# In the task that read their message; when one waits, the reading moves to a new task and
+# the handlers of later messages run there. Pinned by the identity of the task each runs in.
 
 
-@asynccontextmanager
-async def first_event_worker() -> AsyncIterator[tuple[WsClient, list[trio.lowlevel.Task]]]:
-    """A client whose first ``where`` event has been answered; ``tasks`` lists the task
-    each ``where`` ran in."""
+async def test_handlers_run_in_the_reader_and_follow_it_when_it_moves(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     sio = Server()
     tasks: list[trio.lowlevel.Task] = []
 
     @sio.on("where")
-    async def where(socket: Socket) -> int:
+    async def where(socket: Socket, wait: bool) -> int:
         tasks.append(trio.lowlevel.current_task())
+        if wait:
+            await trio.sleep(1)
         return len(tasks)
 
     with trio.fail_after(60):
         async with running_server(sio.engine, in_memory=True):
             ws = await connect(sio)
-            await ws.send_text('421["where"]')
+            await ws.send_text('421["where",false]')
             assert await ws.receive() == "431[1]"
-            yield ws, tasks
-
-
-async def test_the_worker_takes_the_next_event_then_retires(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    async with first_event_worker() as (ws, tasks):
-        await trio.sleep(WORKER_LINGER / 2)
-        await ws.send_text('422["where"]')
-        assert await ws.receive() == "432[2]"
-        await trio.sleep(3 * WORKER_LINGER)
-        await ws.send_text('423["where"]')
-        assert await ws.receive() == "433[3]"
-        await ws.close()
-    assert tasks[0] is tasks[1]  # woken, not spawned
-    assert tasks[2] is not tasks[1]  # the idle one had ended; a new one came
-
-
-async def test_a_client_that_leaves_ends_its_waiting_worker_at_once(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    async with first_event_worker() as (ws, tasks):
-        worker = tasks[0]
-        assert worker.coro.cr_frame is not None  # waiting for the next event
-        start = trio.current_time()
-        await ws.close()
-        while worker.coro.cr_frame is not None:
-            await trio.sleep(0.01)
-        assert trio.current_time() - start < WORKER_LINGER / 2
+            await ws.send_text('422["where",true]')
+            assert await ws.receive() == "432[2]"
+            await ws.send_text('423["where",false]')
+            assert await ws.receive() == "433[3]"
+            await ws.send_text('424["where",false]')
+            assert await ws.receive() == "434[4]"
+            await ws.close()
+    assert tasks[0] is tasks[1]  # both in the reader: no task per event
+    assert tasks[2] is not tasks[1]  # the second waited: a new task reads since
+    assert tasks[3] is tasks[2]
 
 
 # ---------------------------------------------------------------- emit as a checkpoint
