@@ -13,6 +13,9 @@ per echoed (or fanned-out) message: Python function calls (``cProfile``), trio t
 (scheduler passes) and task spawns. Unlike rates on a shared machine these do not depend on
 the load, so a change to the hot path shows in them at once. ``--top N`` prints the N
 functions with the most calls, ``--callers REGEX`` who calls the functions it matches.
+``--time`` measures instead the server's CPU time per message, without the profiler: run
+it on a quiet machine, pinned (``taskset -c 0 ... --client-cpu 1``), and compare trees in
+one sitting.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import base64
 import cProfile
 import os
 import pstats
+import resource
 import selectors
 import socket
 import sys
@@ -59,14 +63,20 @@ async def serve(args: argparse.Namespace) -> None:
     counter = Counter()
     trio.lowlevel.add_instrument(counter)
     profile = cProfile.Profile()
+    cpu = [0.0, 0.0, 0.0, 0.0]  # user at start, at end; system at start, at end
     done = trio.Event()
 
     @sio.on("prof")
     async def prof(socket: Socket, on: int) -> int:
         if on:
             counter.on = True
-            profile.enable()
+            start = resource.getrusage(resource.RUSAGE_SELF)
+            cpu[0], cpu[2] = start.ru_utime, start.ru_stime
+            if not args.time:
+                profile.enable()
         else:
+            end = resource.getrusage(resource.RUSAGE_SELF)
+            cpu[1], cpu[3] = end.ru_utime, end.ru_stime
             profile.disable()
             counter.on = False
             done.set()
@@ -81,17 +91,24 @@ async def serve(args: argparse.Namespace) -> None:
         await client.wait()
         nursery.cancel_scope.cancel()
     n = args.messages * (args.fanout or 1)
-    stats = pstats.Stats(profile)
-    total = stats.total_calls  # type: ignore[attr-defined]
     what = f"fanout {args.fanout}" if args.fanout else f"echo {args.clients}c"
     if args.polling:
         what = "polling echo 1c, GET held"
+    if args.time:
+        user, system = (cpu[1] - cpu[0]) * 1e6 / n, (cpu[3] - cpu[2]) * 1e6 / n
+        print(
+            f"{what}: {user + system:.1f} µs of server CPU per message, {user:.1f} user + "
+            f"{system:.1f} system ({n} messages)"
+        )
+        return
+    stats = pstats.Stats(profile)
+    total = stats.total_calls  # type: ignore[attr-defined]
     print(
         f"{what}: {total / n:.1f} calls, {counter.steps / n:.2f} task steps, "
         f"{counter.spawns / n:.2f} spawns per message ({n} messages)"
     )
     if args.top:
-        stats.sort_stats("ncalls").print_stats(args.top)
+        stats.sort_stats(args.sort).print_stats(args.top)
     if args.callers:
         stats.print_callers(args.callers)
 
@@ -208,6 +225,8 @@ def polling_client(port: int, args: argparse.Namespace) -> None:
 
 
 def client(port: int, args: argparse.Namespace) -> None:
+    if args.client_cpu >= 0:
+        os.sched_setaffinity(0, {args.client_cpu})
     if args.polling:
         polling_client(port, args)
         return
@@ -285,6 +304,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--top", type=int, default=0)
     parser.add_argument("--callers", default="")
+    parser.add_argument("--sort", default="ncalls", help="the order of --top: ncalls, tottime...")
+    parser.add_argument("--time", action="store_true")
+    parser.add_argument("--client-cpu", type=int, default=-1, help="pin the client process")
     parser.add_argument("--client", type=int, default=0, help=argparse.SUPPRESS)
     args: Any = parser.parse_args()
     if args.client:
