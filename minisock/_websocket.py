@@ -80,8 +80,10 @@ class WebSocket:
         "close_received",
         "close_sent",
         "deflater",
+        "drained",
         "eio_sid",
         "parser",
+        "read_full",
         "stream",
         "torn",
         "unsent",
@@ -111,6 +113,10 @@ class WebSocket:
         self.torn = False
         """A frame went out only in part: no other byte may follow it."""
         self.eio_sid: str | None = None
+        self.drained = False
+        """The last :meth:`receive` took every event the parser held."""
+        self.read_full = False
+        """The last read filled its buffer (more is likely waiting in the kernel)."""
         self.close_sent = False
         self.close_received = False
 
@@ -162,22 +168,28 @@ class WebSocket:
         """
         parser = self.parser
         while True:
-            events: list[ws.WsEvent] = []
-            try:
-                while (event := parser.next_event()) is not None:
-                    events.append(event)
-            except WebSocketProtocolError:
-                if not events:
-                    raise
-            if events:
-                return events
-            del events  # not kept while waiting
+            if self.drained:
+                self.drained = False  # the last batch emptied the parser: read first
+            else:
+                events: list[ws.WsEvent] = []
+                try:
+                    while (event := parser.next_event()) is not None:
+                        events.append(event)
+                except WebSocketProtocolError:
+                    if not events:
+                        raise
+                else:
+                    self.drained = bool(events)
+                if events:
+                    return events
+                del events  # not kept while waiting
             fd = self._fd
             if fd < 0:
                 data = bytes(await self.stream.receive_some(_READ_SIZE))
-            else:
-                # trio's receive_some, without its frames: a checkpoint before a read that
-                # succeeds at once, a wait (itself a checkpoint) when there is nothing yet.
+            elif self.read_full:
+                # The last read filled the buffer: more is likely there. trio's receive_some
+                # without its frames: a checkpoint after a read that succeeds at once, a
+                # wait (itself a checkpoint) when there is nothing yet.
                 await trio.lowlevel.checkpoint_if_cancelled()
                 read = _read_nowait(fd)
                 if read is None:
@@ -187,6 +199,15 @@ class WebSocket:
                 else:
                     await trio.lowlevel.cancel_shielded_checkpoint()
                 data = read
+            else:
+                # A client that waits for our answer before it sends again (an echo, an
+                # ack) has sent nothing yet: wait first, rather than try a read that fails.
+                read = None
+                while read is None:
+                    await trio.lowlevel.wait_readable(fd)
+                    read = _read_nowait(fd)
+                data = read
+            self.read_full = len(data) == _READ_SIZE
             if not data:
                 return None
             if trace.enabled():
@@ -319,6 +340,26 @@ class _Binding:
 
     def is_idle(self) -> bool:
         return self.socket.is_idle()
+
+    def write_now(self, wires: list[WirePacket]) -> bool:
+        """The outbox is empty: write ``wires`` as frames straight to the socket if it is
+        ours to write now (no copy through the outbox, no second look at the session);
+        what the kernel does not take goes to a flusher, as in :meth:`kick`."""
+        socket = self.socket
+        if (
+            self.flushing
+            or self.probing
+            or self.decided
+            or socket.deflater is not None
+            or not socket.can_write_now()
+            or trace.enabled()  # the outbox's path traces each frame
+        ):
+            return False
+        data = _frame(wires[0]) if len(wires) == 1 else b"".join(map(_frame, wires))
+        if socket.write_now(data):
+            self.flushing = True
+            self.server.spawn(_flush, self)
+        return True
 
     def kick(self) -> None:
         """The session changed: write its outbox now if the socket takes it, else start a

@@ -89,6 +89,10 @@ class Writer(Transporter, Protocol):
     def is_idle(self) -> bool:
         """Whether no write is in flight."""
 
+    def write_now(self, wires: list[WirePacket]) -> bool:
+        """Write ``wires`` to the socket at once, bypassing the empty outbox, if nothing is
+        in flight; ``False`` when they must be queued instead."""
+
 
 class Reader(Protocol):
     """The transport reading the session's messages, as the application's handler for one
@@ -210,6 +214,9 @@ class EngineSocket:
         state = self.state
         if not state.is_open:
             raise SessionClosedError(f"session closed: {state.close_reason}")
+        writer = self.writer
+        if writer is not None and not state.outbox and writer.write_now(wires):
+            return  # nearly every emit and broadcast on an idle WebSocket
         if not state.has_room():
             raise trio.WouldBlock
         self._queue(wires)
