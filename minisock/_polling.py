@@ -41,6 +41,7 @@ _NO_STORE = [("Cache-Control", "no-store")]  # a poll answer is never to be repl
 _MALFORMED_BODY = {"code": 3, "message": "malformed request body"}
 _MALFORMED = Reject(400, ErrorCode.BAD_REQUEST, "malformed request body")
 _NOT_UTF8 = "Payload is not valid UTF-8"
+_TRANSPORT_FAULTS = {CloseReason.TRANSPORT_ERROR, CloseReason.PARSE_ERROR, CloseReason.PING_TIMEOUT}
 # Engine.IO clients never compress what they send; a compressed body would be read as garbage.
 _ENCODED_BODY = Reject(415, ErrorCode.BAD_REQUEST, "Content-Encoding is not supported")
 
@@ -375,11 +376,15 @@ class PostDelivery:
         try:
             for record in self.records:
                 if not state.is_open:
-                    if state.close_reason == CloseReason.TRANSPORT_CLOSE:
-                        break  # the client's own "1" came earlier in this payload
-                    # Closed by something else meanwhile (an overlapping POST, a timeout):
-                    # these packets were not taken, so the client must not be told "ok".
-                    return f"Session closed: {state.close_reason}"
+                    if state.close_reason in _TRANSPORT_FAULTS:
+                        # Failed meanwhile (an overlapping POST, a timeout): these packets
+                        # were not taken, so the client must not be told "ok".
+                        return f"Session closed: {state.close_reason}"
+                    # The client's own "1" came earlier in this payload, or the server
+                    # closed the session (a handler, an event after a server disconnect):
+                    # the rest is dropped and the answer is "ok", as in Node, so that the
+                    # client learns of the close from its GET, not as a transport error.
+                    break
                 try:
                     packet = decode_packet(record)
                 except EngineProtocolError as exc:

@@ -69,9 +69,10 @@ class WebSocket:
     flusher task sends it, in order, before anything else. The lock that orders writes
     which wait is made by the first of them: an idle connection never has one.
 
-    On a plain TCP socket, reads go to the file descriptor as well (``os.read``, and trio's
-    ``wait_readable`` when there is nothing yet): the same checkpoints as trio's
-    ``receive_some``, without its four coroutine frames under every idle reader.
+    On a plain TCP socket, reads go to the file descriptor as well (``os.read`` after trio's
+    ``wait_readable``, or straight away when the last read filled its buffer): the same
+    checkpoints as trio's ``receive_some``, without its four coroutine frames under every
+    idle reader.
     """
 
     __slots__ = (

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import trio
 
-from minisock import EngineServer
+from minisock import EngineServer, EngineSocket
 from minisock.testing import (
     EventRecorder,
     HttpClient,
@@ -519,6 +519,28 @@ async def test_a_message_answers_the_pending_get_at_once() -> None:
                 assert sid not in server.sessions
             assert await events.wait_disconnect(sid) == "forced close"
     assert events.disconnect_log == [(sid, "forced close")]
+
+
+async def test_a_post_during_which_the_application_closes_is_answered_ok() -> None:
+    """As engine.io 6.6 does (checked with a Node script): ``4a␞4bye␞4c`` where "bye" closes
+    the session is answered ``ok``; "c" is dropped; the client learns of the close from its
+    GET, not as a failed POST (a transport error)."""
+    server = EngineServer()
+    seen: list[str | bytes] = []
+
+    @server.on("message")
+    async def message(sock: EngineSocket, data: str | bytes) -> None:
+        seen.append(data)
+        if data == "bye":
+            sock.close()
+
+    with trio.fail_after(LIMIT):
+        async with running_server(server) as port, await HttpClient.open(port) as client:
+            sid, _ = await eio_handshake(client)
+            response = await eio_post(client, sid, "4a\x1e4bye\x1e4c")
+            assert (response.status, response.body) == (200, b"ok")
+            assert seen == ["a", "bye"]
+            assert (await eio_poll(client, sid)).body == b"1"
 
 
 async def test_shutdown_answers_the_pending_get_with_close() -> None:
