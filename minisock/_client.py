@@ -135,7 +135,8 @@ class Client:
                 await run_until_parked(job, _stay if reader is None else reader.hand_off)
             except Exception:
                 log.exception("a job of one client failed")
-            await self._drain()
+            if self._jobs is not None:  # queued while it waited: this task works them now
+                await self._drain()
         finally:
             self._working = False
 

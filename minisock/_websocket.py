@@ -176,6 +176,8 @@ class WebSocket:
                 try:
                     while (event := parser.next_event()) is not None:
                         events.append(event)
+                        if not parser.buffered:
+                            break  # the read's last frame: no call to learn there is none
                 except WebSocketProtocolError:
                     if not events:
                         raise

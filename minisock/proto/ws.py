@@ -238,10 +238,15 @@ class FrameParser:
             self._error = exc
             self._drop_buffers()
             raise
-        if event is None and self._pos and self._pos == len(self._buf):
+        if self._pos and self._pos == len(self._buf):
             del self._buf[:]  # all parsed: an idle connection keeps no bytes (nor capacity)
             self._pos = 0
         return event
+
+    @property
+    def buffered(self) -> bool:
+        """Whether bytes wait to be parsed (if not, :meth:`next_event` would return None)."""
+        return bool(self._buf)
 
     def events(self) -> list[WsEvent]:
         """Drain every event the buffered bytes hold."""
