@@ -10,7 +10,7 @@ it works the queue once it returns. An idle client owns no task. With the queue 
 reader stops reading that client (TCP pushes back).
 
 ``bench/echo_calls.py`` counts the cost: a 20 B echo over WebSocket takes 1 scheduler pass
-and about 140 Python calls; with the per-client worker task this replaced, 2 passes and
+and about 132 Python calls; with the per-client worker task this replaced, 2 passes and
 about 177 calls.
 """
 
