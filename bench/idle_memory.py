@@ -4,7 +4,7 @@
     PYTHONPATH=$PWD python bench/idle_memory.py --kind polling -n 2000 --out /tmp/idle.md
 
 The server is the bench server's default configuration (``examples/bench_server.py``:
-``build_socketio`` with the ``/engine.io/`` echo mounted, no JWT, no inline handlers), run
+``build_socketio`` with the ``/engine.io/`` echo mounted, no JWT), run
 in a **child process** of this script, so that the clients' memory is not counted. The
 clients are real TCP connections from this process on 127.0.0.1, speaking the wire
 protocols through the load generator's own client code (``bench/loadgen.py``):

@@ -20,7 +20,7 @@ import inspect
 import logging
 import secrets
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, TypeVar, overload
@@ -471,8 +471,12 @@ class EngineServer:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def handle_connection(self, stream: trio.abc.Stream) -> None:
-        """Serve one accepted connection: HTTP requests, maybe then a WebSocket."""
+    def handle_connection(self, stream: trio.abc.Stream) -> Coroutine[Any, Any, None]:
+        """Serve one accepted connection: HTTP requests, maybe then a WebSocket.
+
+        The coroutine is :meth:`serve_requests`'s: this sets the connection up and returns
+        it, so an idle connection's task holds no frame of its own here.
+        """
         peer: tuple[str, int] | None = None
         transport = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
         if isinstance(transport, trio.SocketStream):
@@ -495,7 +499,7 @@ class EngineServer:
         )
         http.acceptor = self
         self.connections += 1
-        await self.serve_requests(http)
+        return self.serve_requests(http)
 
     async def serve_requests(
         self, http: HttpConnection, resume: Callable[[], Awaitable[None]] | None = None
