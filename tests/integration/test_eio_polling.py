@@ -482,7 +482,16 @@ async def test_server_close_sends_queued_messages_then_close_to_the_next_get() -
     assert events.disconnect_log == [(sid, "forced close")]
 
 
-async def test_server_close_answers_the_pending_get() -> None:
+@pytest.mark.parametrize(
+    ("sent", "answers"),
+    [
+        (None, [b"1"]),
+        # As in Node: the waiting GET takes the first packet sent; what follows (here the
+        # close) waits for the next GET (engine.io 6.6 answers that one ``6\x1e1``).
+        ("bye", [b"4bye", b"1"]),
+    ],
+)
+async def test_server_close_answers_the_pending_get(sent: str | None, answers: list[bytes]) -> None:
     server, events = engine()
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
@@ -492,31 +501,14 @@ async def test_server_close_answers_the_pending_get() -> None:
                 async with trio.open_nursery() as nursery:
                     await held_poll(nursery, server, port, sid, held)
                     sock = server.sessions[sid]
+                    if sent is not None:
+                        sock.send_nowait(sent)
                     sock.close()
-                assert held[0].body == b"1"
+                assert held[0].body == answers[0]
+                for answer in answers[1:]:
+                    assert (await eio_poll(client, sid)).body == answer
                 assert sid not in server.sessions
                 assert (await eio_poll(client, sid)).status == 400
-            assert await events.wait_disconnect(sid) == "forced close"
-    assert events.disconnect_log == [(sid, "forced close")]
-
-
-async def test_a_message_answers_the_pending_get_at_once() -> None:
-    """As in Node: the waiting GET takes the first packet sent; what follows (here the
-    close) waits for the next GET (engine.io 6.6 answers that one ``6\x1e1``)."""
-    server, events = engine()
-    with trio.fail_after(LIMIT):
-        async with running_server(server) as port:
-            async with await HttpClient.open(port) as client:
-                sid, _ = await eio_handshake(client)
-                held: list[HttpResponse] = []
-                async with trio.open_nursery() as nursery:
-                    await held_poll(nursery, server, port, sid, held)
-                    sock = server.sessions[sid]
-                    sock.send_nowait("bye")
-                    sock.close()
-                assert held[0].body == b"4bye"
-                assert (await eio_poll(client, sid)).body == b"1"
-                assert sid not in server.sessions
             assert await events.wait_disconnect(sid) == "forced close"
     assert events.disconnect_log == [(sid, "forced close")]
 

@@ -51,15 +51,20 @@ async def open_session(port: int) -> str:
     return sid
 
 
+async def held_get(server: EngineServer, port: int) -> tuple[str, trio.SocketStream, EngineSocket]:
+    """A new session whose GET, sent on a connection of its own, the server now holds."""
+    sid = await open_session(port)
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(get_request(sid))
+    return sid, stream, await wait_until_held(server, sid)
+
+
 async def test_an_answer_the_kernel_takes_in_part_is_finished_by_the_gets_task() -> None:
     server = EngineServer(max_payload=10_000_000)
     big = "x" * 4_000_000
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
-            sid = await open_session(port)
-            stream = await trio.open_tcp_stream("127.0.0.1", port)
-            await stream.send_all(get_request(sid))
-            sock = await wait_until_held(server, sid)
+            sid, stream, sock = await held_get(server, port)
             sock.send_nowait(big)  # far more than the socket buffers hold: the rest waits
             await trio.sleep(0.2)  # the client reads late
             buffer = bytearray()
@@ -76,10 +81,7 @@ async def test_a_request_pipelined_behind_the_waiting_get_is_served_after_its_an
     server = EngineServer()
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
-            sid = await open_session(port)
-            stream = await trio.open_tcp_stream("127.0.0.1", port)
-            await stream.send_all(get_request(sid))
-            sock = await wait_until_held(server, sid)
+            _, stream, sock = await held_get(server, port)
             unknown = get_request("unknown-sid")  # answered 400, after the GET's answer
             await stream.send_all(unknown)
             await trio.sleep(0.05)
@@ -94,10 +96,7 @@ async def test_the_connection_of_an_answered_get_still_times_out_when_idle() -> 
     server = EngineServer(head_timeout=0.3)
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
-            sid = await open_session(port)
-            stream = await trio.open_tcp_stream("127.0.0.1", port)
-            await stream.send_all(get_request(sid))
-            sock = await wait_until_held(server, sid)
+            _, stream, sock = await held_get(server, port)
             sock.send_nowait("hi")
             buffer = bytearray()
             assert await read_response(stream, buffer) == b"4hi"
@@ -111,10 +110,7 @@ async def test_an_answered_get_leaving_does_not_unhook_the_next_one() -> None:
     server = EngineServer()
     with trio.fail_after(LIMIT):
         async with running_server(server) as port:
-            sid = await open_session(port)
-            first = await trio.open_tcp_stream("127.0.0.1", port)
-            await first.send_all(get_request(sid))
-            sock = await wait_until_held(server, sid)
+            sid, first, sock = await held_get(server, port)
             sock.send_nowait("a")
             assert await read_response(first, bytearray()) == b"4a"
             # The next GET on another connection waits while the first connection's task
