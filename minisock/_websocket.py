@@ -189,23 +189,18 @@ class WebSocket:
             fd = self._fd
             if fd < 0:
                 data = bytes(await self.stream.receive_some(_READ_SIZE))
-            elif self.read_full:
-                # The last read filled the buffer: more is likely there. trio's receive_some
-                # without its frames: a checkpoint after a read that succeeds at once, a
-                # wait (itself a checkpoint) when there is nothing yet.
-                await trio.lowlevel.checkpoint_if_cancelled()
-                read = _read_nowait(fd)
-                if read is None:
-                    while read is None:
-                        await trio.lowlevel.wait_readable(fd)
-                        read = _read_nowait(fd)
-                else:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                data = read
             else:
-                # A client that waits for our answer before it sends again (an echo, an
-                # ack) has sent nothing yet: wait first, rather than try a read that fails.
                 read = None
+                if self.read_full:
+                    # The last read filled the buffer: more is likely there. trio's
+                    # receive_some without its frames: a checkpoint after a read that
+                    # succeeds at once, a wait (itself a checkpoint) when there is nothing.
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    read = _read_nowait(fd)
+                    if read is not None:
+                        await trio.lowlevel.cancel_shielded_checkpoint()
+                # Else a client that waits for our answer before it sends again (an echo,
+                # an ack) has sent nothing yet: wait first, rather than try a read that fails.
                 while read is None:
                     await trio.lowlevel.wait_readable(fd)
                     read = _read_nowait(fd)
