@@ -101,19 +101,13 @@ class Client:
             limit = socket.namespace.rate_limit
             if limit is not None and self._over_limit(socket, limit):
                 return
-            if self._working:
-                await self._enqueue(partial(self._run_event, socket, packet.data, packet.id))
-            else:
-                await self._run_here(self._run_event(socket, packet.data, packet.id))
+            await self._run_or_queue(self._run_event, socket, packet.data, packet.id)
         elif kind is SioPacketType.ACK:
             assert packet.id is not None
             self.sockets[packet.nsp].resolve_ack(packet.id, packet.data)
         elif kind is SioPacketType.CONNECT:
             self.state.begin_connect(packet.nsp)
-            if self._working:
-                await self._enqueue(partial(self._connect, packet.nsp, packet.data))
-            else:
-                await self._run_here(self._connect(packet.nsp, packet.data))
+            await self._run_or_queue(self._connect, packet.nsp, packet.data)
         elif kind is SioPacketType.DISCONNECT:
             self.socket_closed(self.sockets[packet.nsp], "client namespace disconnect")
 
@@ -124,6 +118,16 @@ class Client:
         self.engine.close(reason)
 
     # ---------------------------------------------------------------- the job queue
+
+    def _run_or_queue(
+        self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any
+    ) -> Coroutine[Any, Any, None]:
+        """What to await to run ``fn(*args)``: here, in the reader, unless a job of this
+        client is running, then behind it, in order. (Returned, not awaited here: no frame
+        more per event.)"""
+        if self._working:
+            return self._enqueue(partial(fn, *args))
+        return self._run_here(fn(*args))
 
     async def _run_here(self, job: Coroutine[Any, Any, None]) -> None:
         """Run ``job`` in this task, the reader, which hands its reading on if the job waits;
